@@ -1,0 +1,1 @@
+"""Sightline core: event schema, masking, insights, envelopes, collector."""

@@ -1,0 +1,312 @@
+"""The ``sightline`` command: keygen, serve, sessions, decrypt, analyze.
+
+    sightline keygen --out team.key
+    sightline serve --db .sightline/sightline.db --key team.key --site site/ --demo
+    sightline sessions --url http://127.0.0.1:8000 --token T
+    sightline decrypt --key team.key --url http://127.0.0.1:8000 --token T --session SID
+    sightline analyze --key team.key --file envelopes.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["load_envelope_file", "fetch_session", "main", "merge_events", "session_events"]
+
+TOKEN_ENV = "SIGHTLINE_TOKEN"
+
+
+class CLIError(Exception):
+    """A user-facing failure: printed as ``sightline: error: ...``, exit status 1."""
+
+
+def _print_json(obj: Any, indent: int | None = None, stream=None) -> None:
+    stream = stream or sys.stdout
+    try:
+        text = json.dumps(obj, ensure_ascii=False, indent=indent)
+        text.encode(stream.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):  # lone surrogates or a narrow terminal encoding
+        text = json.dumps(obj, ensure_ascii=True, indent=indent)
+    stream.write(text + "\n")
+    stream.flush()
+
+
+def _warn(message: str) -> None:
+    print(f"sightline: {message}", file=sys.stderr, flush=True)
+
+
+# --- envelope sources ---------------------------------------------------------------
+
+
+def load_envelope_file(path: str | os.PathLike) -> list[dict]:
+    """Envelopes from a file: a JSON array, ``{"envelopes": [...]}`` (the API's answer) or JSON lines."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CLIError(f"cannot read {path}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise CLIError(f"{path}: neither JSON nor JSON lines: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("envelopes"), list):
+        data = data["envelopes"]
+    elif isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise CLIError(f"{path}: expected envelope objects")
+    return data
+
+
+def _request_json(url: str, token: str) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        try:
+            body = json.loads(exc.read().decode("utf-8"))
+            reason = f"{body.get('error')}: {body.get('detail')}"
+        except Exception:
+            reason = exc.reason
+        raise CLIError(f"{url}: HTTP {exc.code} ({reason})") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise CLIError(f"{url}: {getattr(exc, 'reason', exc)}") from None
+
+
+def fetch_session(url: str, token: str, sid: str) -> list[dict]:
+    """The envelopes of session ``sid`` from a collector (``GET /v1/sessions/{sid}``)."""
+    data = _request_json(f"{url.rstrip('/')}/v1/sessions/{urllib.parse.quote(sid, safe='')}", token)
+    if not isinstance(data, dict) or not isinstance(data.get("envelopes"), list):
+        raise CLIError(f"{url}: unexpected answer for session {sid}")
+    return data["envelopes"]
+
+
+# --- opening a session ---------------------------------------------------------------
+
+
+def merge_events(batches: Sequence[tuple[Any, dict]]) -> list:
+    """Events of opened batches ``[(envelope, payload)]`` in batch order, then stably by event ``ts``."""
+    events: list = []
+    for _, payload in batches:
+        batch = payload.get("events", [])
+        if isinstance(batch, list):
+            events.extend(batch)
+
+    def when(event: Any) -> float:
+        ts = event.get("ts") if isinstance(event, dict) else None
+        return ts if isinstance(ts, (int, float)) and not isinstance(ts, bool) else float("-inf")
+
+    return sorted(events, key=when) if all(when(e) != float("-inf") for e in events) else events
+
+
+def session_events(envelopes: list[dict], private_keys: dict[str, bytes], *, strict: bool = False) -> list:
+    """Open a session's envelopes (skipping duplicates) and merge their events."""
+    from py_core import envelope
+
+    opened, failed = envelope.open_all(envelopes, private_keys)
+    for item, exc in failed:
+        env_id = item.get("id") if isinstance(item, dict) else None
+        _warn(f"{'error' if strict else 'skipped'}: envelope {env_id!r:.80}: {exc}")
+    if failed and strict:
+        raise CLIError(f"{len(failed)} of {len(envelopes)} envelopes could not be opened")
+    if envelopes and not opened:
+        raise CLIError("no envelope could be opened (wrong --key?)")
+    batches, seen_ids, seen_slots = [], set(), set()
+    for env, payload in opened:
+        if env.id in seen_ids:
+            continue
+        if (env.pid, env.seq) in seen_slots:
+            _warn(f"skipped: envelope {env.id} repeats page {env.pid} batch {env.seq}")
+            continue
+        seen_ids.add(env.id)
+        seen_slots.add((env.pid, env.seq))
+        batches.append((env, payload))
+    return merge_events(batches)
+
+
+def _session_envelopes(args: argparse.Namespace) -> list[dict]:
+    if args.file:
+        envelopes = load_envelope_file(args.file)
+        sids = sorted({e.get("sid") for e in envelopes if isinstance(e.get("sid"), str)})
+        if args.session:
+            envelopes = [e for e in envelopes if e.get("sid") == args.session]
+            if not envelopes:
+                raise CLIError(f"{args.file}: no envelopes for session {args.session}")
+        elif len(sids) > 1:
+            raise CLIError(f"{args.file} holds {len(sids)} sessions; pick one with --session: {', '.join(sids)}")
+        return envelopes
+    if not args.url or not args.session:
+        raise CLIError("give --file, or --url with --session (and --token or $SIGHTLINE_TOKEN)")
+    return fetch_session(args.url, _token(args, required=True), args.session)
+
+
+def _token(args: argparse.Namespace, *, required: bool) -> str | None:
+    token = args.token or os.environ.get(TOKEN_ENV)
+    if required and not token:
+        raise CLIError(f"a read token is needed: --token or ${TOKEN_ENV}")
+    return token
+
+
+def _private_keys(args: argparse.Namespace) -> dict[str, bytes]:
+    from py_core import keys
+
+    try:
+        return keys.load_private_keys(args.key)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot load key: {exc}") from None
+
+
+# --- commands --------------------------------------------------------------------------
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from py_core import keys
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise CLIError(f"{out} exists; pass --force to replace it (the old key's sessions stay sealed to it)")
+    if out.parent and not out.parent.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+    pair = keys.generate()
+    keys.save(pair, out)
+    print(f"kid     {pair.kid}")
+    print(f"public  {keys.b64u_encode(pair.public)}")
+    print(f"wrote   {out} (private; keep it off the collector)", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from py_core import keys
+    from py_core.collector.app import DEFAULT_RATE_LIMIT, create_app
+    from py_core.collector.store import SQLiteStore
+
+    token = _token(args, required=False)
+    generated = not token
+    token = token or secrets.token_urlsafe(24)
+    if args.key:
+        try:
+            kid, public = keys.load_public(args.key)
+        except (OSError, ValueError) as exc:
+            raise CLIError(f"cannot load key: {exc}") from None
+        print(f"kid     {kid}")
+        print(f"public  {keys.b64u_encode(public)}")
+    if args.site and not Path(args.site).is_dir():
+        raise CLIError(f"--site {args.site}: not a directory")
+    store = SQLiteStore(args.db)
+    try:
+        app = create_app(
+            store,
+            token=token,
+            site_dir=args.site,
+            cors_origins=tuple(args.cors_origin or ("*",)),
+            demo=args.demo,
+            rate_limit=None if args.no_rate_limit else DEFAULT_RATE_LIMIT,
+        )
+        if generated:
+            print(f"token   {token}  (generated; set ${TOKEN_ENV} to keep one)")
+        print(f"db      {args.db}")
+        print(f"serving http://{args.host}:{args.port}/", flush=True)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False)
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    if not args.url:
+        raise CLIError("--url is required")
+    url = f"{args.url.rstrip('/')}/v1/sessions?limit={args.limit}"
+    _print_json(_request_json(url, _token(args, required=True)), indent=2)
+    return 0
+
+
+def cmd_decrypt(args: argparse.Namespace) -> int:
+    private_keys = _private_keys(args)
+    events = session_events(_session_envelopes(args), private_keys, strict=args.strict)
+    _print_json(events, indent=args.indent)
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    private_keys = _private_keys(args)
+    events = session_events(_session_envelopes(args), private_keys, strict=args.strict)
+    from py_core.insights import analyze
+
+    _print_json(analyze(events), indent=args.indent)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``sightline`` command."""
+    parser = argparse.ArgumentParser(prog="sightline", description="Privacy-first session recorder: keys, collector, decryption.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("keygen", help="create an X25519 key pair file (JSON, mode 0600)")
+    p.add_argument("--out", required=True, metavar="PATH", help="key file to write")
+    p.add_argument("--force", action="store_true", help="replace an existing key file")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("serve", help="run the collector (stores sealed envelopes)")
+    p.add_argument("--db", default=".sightline/sightline.db", metavar="PATH", help="SQLite database (default: %(default)s)")
+    p.add_argument("--key", metavar="PATH", help="key file, only to print its kid and public key")
+    p.add_argument("--token", help=f"read token (default: ${TOKEN_ENV}, else generated and printed)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--site", metavar="DIR", help="static site to serve at /")
+    p.add_argument("--demo", action="store_true", help="serve the demo shop API under /demo/api/")
+    p.add_argument("--cors-origin", action="append", metavar="ORIGIN", help="allowed origin (repeatable; default: *)")
+    p.add_argument("--no-rate-limit", action="store_true", help="do not rate-limit ingest per client address")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("sessions", help="list sessions stored by a collector")
+    p.add_argument("--url", required=True, help="collector base URL, e.g. http://127.0.0.1:8000")
+    p.add_argument("--token", help=f"read token (default: ${TOKEN_ENV})")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(func=cmd_sessions)
+
+    for name, func, helptext, indent in (
+        ("decrypt", cmd_decrypt, "print a session's decrypted events as JSON", None),
+        ("analyze", cmd_analyze, "print a session's insights and summary as JSON", 2),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--key", action="append", required=True, metavar="PATH",
+                       help="private key file (repeat for rotated keys)")
+        p.add_argument("--file", metavar="PATH", help="envelopes: JSON array, {\"envelopes\": [...]} or JSON lines")
+        p.add_argument("--url", help="collector base URL")
+        p.add_argument("--token", help=f"read token (default: ${TOKEN_ENV})")
+        p.add_argument("--session", metavar="SID", help="session id")
+        p.add_argument("--strict", action="store_true", help="fail if any envelope cannot be opened")
+        p.add_argument("--indent", type=int, default=indent, help="JSON indent")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sightline`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CLIError as exc:
+        print(f"sightline: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

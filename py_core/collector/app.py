@@ -1,0 +1,247 @@
+"""The collector: a Starlette app that stores sealed envelopes it cannot read.
+
+Routes (see docs/envelope.md):
+
+- ``POST /v1/ingest``: one envelope JSON; open to the world (CORS), validated,
+  size-limited, rate-limited per client address, stored once per id.
+- ``GET /v1/sessions``, ``GET /v1/sessions/{sid}``: behind ``Authorization: Bearer``.
+- ``GET /v1/health``.
+- optional demo API (``/demo/api/...``) and a static site mounted at ``/``.
+
+No input produces a 500: every rejection is a 4xx JSON body ``{"error", "detail"}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import threading
+import time
+from typing import Iterable
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+from py_core import envelope
+from py_core.collector.store import Store
+
+__all__ = ["RateLimiter", "create_app"]
+
+log = logging.getLogger("sightline.collector")
+
+DEFAULT_MAX_BODY = envelope.MAX_ENVELOPE_BYTES
+#: Default ingest rate limit per client address: (envelopes per second, burst).
+DEFAULT_RATE_LIMIT = (20.0, 200)
+_SID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_DIGITS = re.compile(r"[0-9]+")
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _error(status: int, code: str, detail: str = "", headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers={**_NO_STORE, **(headers or {})})
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, code: str, detail: str):
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+class RateLimiter:
+    """Token bucket per key (client address): ``rate`` tokens per second, up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int, *, max_keys: int = 100_000, clock=time.monotonic):
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.rate, self.burst, self.max_keys, self.clock = float(rate), int(burst), max_keys, clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> tuple[bool, float]:
+        """Take one token for ``key``: ``(allowed, seconds until the next token)``."""
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if len(self._buckets) >= self.max_keys and key not in self._buckets:
+                self._prune(now)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return True, 0.0
+            self._buckets[key] = (tokens, now)
+            return False, (1.0 - tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        full = self.burst / self.rate  # a bucket idle this long is full again: forget it
+        stale = [k for k, (_, last) in self._buckets.items() if now - last >= full]
+        for key in stale:
+            del self._buckets[key]
+        if len(self._buckets) >= self.max_keys:  # still full: drop the oldest half
+            for key, _ in sorted(self._buckets.items(), key=lambda kv: kv[1][1])[: self.max_keys // 2]:
+                del self._buckets[key]
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes, else a 413 ``_Reject``.
+
+    A body that is too large but not absurdly so (up to twice the limit) is read and
+    discarded first, so the client sees the 413 instead of a connection reset mid-upload.
+    """
+    drain = limit + max(limit, 64 * 1024)
+    length = request.headers.get("content-length")
+    declared = 0
+    if length is not None:
+        length = length.strip()
+        if not _DIGITS.fullmatch(length):
+            raise _Reject(400, "bad_request", "invalid Content-Length")
+        declared = int(length) if len(length) <= 15 else drain + 1
+        if declared > drain:
+            raise _Reject(413, "too_large", f"body is {length:.20} bytes, limit {limit}")
+    body = bytearray()
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > drain:
+            break
+        if total <= limit:
+            body += chunk
+    if max(total, declared) > limit:
+        raise _Reject(413, "too_large", f"body exceeds {limit} bytes")
+    return bytes(body)
+
+
+def _client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def create_app(
+    store: Store,
+    *,
+    token: str,
+    site_dir: str | None = None,
+    cors_origins: Iterable[str] = ("*",),
+    max_body: int = DEFAULT_MAX_BODY,
+    demo: bool = False,
+    rate_limit: tuple[float, int] | None = DEFAULT_RATE_LIMIT,
+) -> Starlette:
+    """Build the collector app around ``store``; reads require ``token``.
+
+    ``rate_limit`` is ``(per_second, burst)`` per client address for ingest, or None.
+    Behind a reverse proxy every client shares the proxy's address: rate-limit there.
+    """
+    if not isinstance(token, str) or not token:
+        raise ValueError("a non-empty read token is required")
+    token_bytes = token.encode("utf-8")
+    limiter = RateLimiter(*rate_limit) if rate_limit else None
+
+    def authorized(request: Request) -> bool:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        given = value.strip().encode("utf-8", "surrogateescape")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given, token_bytes)
+
+    def unauthorized() -> JSONResponse:
+        return _error(401, "unauthorized", "send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
+
+    async def ingest(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": "POST, OPTIONS"})
+        if limiter is not None:
+            allowed, wait = limiter.allow(_client_key(request))
+            if not allowed:
+                return _error(429, "rate_limited", "too many envelopes; retry later",
+                              {"Retry-After": str(max(1, int(wait + 0.999)))})
+        try:
+            body = await _read_body(request, max_body)
+            env = envelope.parse(body)
+        except _Reject as exc:
+            return _error(exc.status, exc.code, exc.detail)
+        except ClientDisconnect:
+            return _error(400, "bad_request", "client disconnected")
+        except envelope.EnvelopeError as exc:
+            return _error(413 if exc.code == "too_large" else 400, exc.code, exc.detail)
+        received = int(time.time() * 1000)
+        try:
+            result = await run_in_threadpool(store.put, env, received)
+        except Exception:  # storage trouble is ours, not the client's: 503, retryable
+            log.exception("storing envelope %s failed", env.id)
+            return _error(503, "store_unavailable", "could not store the envelope; retry later",
+                          {"Retry-After": "5"})
+        if result == "conflict":
+            return _error(409, "id_conflict", f"id {env.id} is already stored with different content")
+        duplicate = result == "duplicate"
+        return JSONResponse({"ok": True, "id": env.id, "duplicate": duplicate},
+                            status_code=200 if duplicate else 201, headers=_NO_STORE)
+
+    async def sessions(request: Request) -> Response:
+        if not authorized(request):
+            return unauthorized()
+        try:
+            limit = int(request.query_params.get("limit", "1000"))
+            offset = int(request.query_params.get("offset", "0"))
+        except ValueError:
+            return _error(400, "bad_query", "limit and offset must be integers")
+        if not (1 <= limit <= 10_000 and 0 <= offset <= 2**62):
+            return _error(400, "bad_query", "limit must be 1..10000 and offset >= 0")
+        rows = await run_in_threadpool(store.sessions, limit, offset)
+        return JSONResponse({"sessions": rows}, headers=_NO_STORE)
+
+    async def session(request: Request) -> Response:
+        if not authorized(request):
+            return unauthorized()
+        sid = request.path_params["sid"]
+        rows = await run_in_threadpool(store.session, sid) if _SID.fullmatch(sid) else []
+        if not rows:
+            return _error(404, "unknown_session", "no envelopes for this session id")
+        return JSONResponse({"sid": sid, "envelopes": rows}, headers=_NO_STORE)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True}, headers=_NO_STORE)
+
+    routes = [
+        Route("/v1/health", health, methods=["GET"]),
+        Route("/v1/ingest", ingest, methods=["POST", "OPTIONS"]),
+        Route("/v1/sessions", sessions, methods=["GET"]),
+        Route("/v1/sessions/{sid}", session, methods=["GET"]),
+    ]
+    if demo:
+        from py_core.collector.demo import routes as demo_routes
+
+        routes += demo_routes()
+    if site_dir is not None:
+        from starlette.staticfiles import StaticFiles
+
+        routes.append(Mount("/", app=StaticFiles(directory=str(site_dir), html=True), name="site"))
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if request.url.path.startswith(("/v1/", "/demo/api/")):
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+            return _error(exc.status_code, code, str(exc.detail), headers)
+        return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=headers)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return _error(500, "internal", "unexpected server error")
+
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Content-Type", "Authorization"],
+                max_age=86400,
+            )
+        ],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+    )
+    app.state.store = store
+    app.state.token = token
+    return app

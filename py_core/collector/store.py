@@ -1,0 +1,117 @@
+"""Envelope storage for the collector: a small protocol and its SQLite implementation.
+
+The store keeps envelopes as opaque data: the clear header fields it needs to list and
+order sessions, the ciphertext text, the server receive time and the sealed size.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Literal, Protocol
+
+from py_core.envelope import VERSION, Envelope
+
+__all__ = ["PutResult", "SQLiteStore", "Store"]
+
+PutResult = Literal["stored", "duplicate", "conflict"]
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS envelopes (
+    id TEXT PRIMARY KEY,
+    sid TEXT NOT NULL,
+    pid TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    kid TEXT NOT NULL,
+    ct TEXT NOT NULL,
+    received INTEGER NOT NULL,
+    size INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS envelopes_sid ON envelopes (sid, ts, pid, seq);
+"""
+
+
+class Store(Protocol):
+    """What the collector needs from storage. Implementations must be thread-safe."""
+
+    def put(self, env: Envelope, received: int) -> PutResult:
+        """Store an envelope once: "stored", "duplicate" (same id, same content) or "conflict"."""
+
+    def sessions(self, limit: int = 1000, offset: int = 0) -> list[dict]:
+        """Session summaries ``{sid, first_ts, last_ts, envelopes, bytes, pages}``, newest first."""
+
+    def session(self, sid: str) -> list[dict]:
+        """Envelope objects of one session plus ``received``, ordered by (ts, pid, seq); [] if unknown."""
+
+    def close(self) -> None:
+        """Release resources."""
+
+
+class SQLiteStore:
+    """SQLite store in WAL mode with synchronous=FULL: an acknowledged envelope is on disk.
+
+    One connection shared behind a lock, so it is safe from uvicorn's thread pool.
+    ``path`` may be ``":memory:"`` for tests.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def put(self, env: Envelope, received: int) -> PutResult:
+        """Insert unless the id exists; compare content when it does."""
+        row = (env.id, env.sid, env.pid, env.seq, env.ts, env.kid, env.ct, received, env.sealed_size)
+        with self._lock:
+            cur = self._db.execute("INSERT OR IGNORE INTO envelopes VALUES (?,?,?,?,?,?,?,?,?)", row)
+            if cur.rowcount == 1:
+                return "stored"
+            existing = self._db.execute(
+                "SELECT sid, pid, seq, ts, kid, ct FROM envelopes WHERE id = ?", (env.id,)
+            ).fetchone()
+        same = existing == (env.sid, env.pid, env.seq, env.ts, env.kid, env.ct)
+        return "duplicate" if same else "conflict"
+
+    def sessions(self, limit: int = 1000, offset: int = 0) -> list[dict]:
+        """Session summaries, newest (by last client ts) first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT sid, MIN(ts), MAX(ts), COUNT(*), SUM(size), COUNT(DISTINCT pid)"
+                " FROM envelopes GROUP BY sid ORDER BY MAX(ts) DESC, sid LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
+        keys = ("sid", "first_ts", "last_ts", "envelopes", "bytes", "pages")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def session(self, sid: str) -> list[dict]:
+        """All envelopes of a session as received, plus ``received`` (server ms)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, kid, sid, pid, seq, ts, ct, received FROM envelopes"
+                " WHERE sid = ? ORDER BY ts, pid, seq, id",
+                (sid,),
+            ).fetchall()
+        keys = ("id", "kid", "sid", "pid", "seq", "ts", "ct", "received")
+        return [{"v": VERSION, **dict(zip(keys, row))} for row in rows]
+
+    def count(self) -> int:
+        """Number of stored envelopes."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM envelopes").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,70 @@
+"""The event schema, version 1: the wire format between the recorder and everything after it.
+
+An event is a flat JSON object ``{"t": <EventType>, "ts": <ms since epoch>, ...fields}``.
+The numbers of :class:`EventType` are the wire format: members are only ever appended.
+docs/events.md describes every type's fields; this module is the code that mirrors it.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any, Iterable
+
+SCHEMA_VERSION = 1
+
+
+class EventType(IntEnum):
+    META = 0  # page load: u (url), r (referrer), ti (title), w, h (viewport)
+    SNAPSHOT = 1  # full DOM: n (node tree), sx, sy (window scroll)
+    MUTATION = 2  # rm [[parent, id]], ad [[parent, next|null, node]], at [[id, {name: value|null}]], tx [[id, text]]
+    CLICK = 3  # i (node id), x, y (viewport px)
+    INPUT = 4  # i, v (masked value) | c (checked) | s (selectedIndex)
+    SCROLL = 5  # i (node id, 0 = window), x, y
+    MOUSE = 6  # p [[x, y, ms offset from ts]]
+    VIEWPORT = 7  # w, h
+    NAVIGATION = 8  # u (url), k (push | replace | pop | hash)
+    ERROR = 9  # m (message), s (stack), k (error | rejection | console)
+    NETWORK = 10  # k (fetch | xhr), m (method), u (url), s (status, 0 = failed), d (ms), e (error)
+    CUSTOM = 11  # n (name), p (properties)
+    VISIBILITY = 12  # v (visible | hidden)
+    IDENTIFY = 13  # u (the site's user id)
+
+
+class NodeType(IntEnum):
+    """Serialized node kinds (the DOM's nodeType numbers)."""
+
+    ELEMENT = 1
+    TEXT = 3
+    COMMENT = 8
+    DOCUMENT = 9
+    DOCTYPE = 10
+
+
+class SchemaError(ValueError):
+    """An event does not follow the schema."""
+
+
+def check(event: Any) -> dict:
+    """Return ``event`` if it has the envelope every event shares, else raise SchemaError."""
+    if not isinstance(event, dict):
+        raise SchemaError(f"an event is a JSON object, not {type(event).__name__}")
+    t, ts = event.get("t"), event.get("ts")
+    if not isinstance(t, int) or isinstance(t, bool):
+        raise SchemaError("event field 't' must be an integer event type")
+    if not isinstance(ts, (int, float)) or isinstance(ts, bool) or ts < 0:
+        raise SchemaError("event field 'ts' must be a non-negative number of milliseconds")
+    return event
+
+
+def sort_events(events: Iterable[dict]) -> list[dict]:
+    """Events of one session in time order (stable, so one page's order is kept)."""
+    return sorted((check(e) for e in events), key=lambda e: e["ts"])
+
+
+def walk(node: dict) -> Iterable[dict]:
+    """Every serialized node of a tree, depth first."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(n.get("c") or ()))

@@ -1,0 +1,451 @@
+"""The collector (py_core.collector): ingest, reads, CORS, limits, storage, a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from py_core import envelope, keys
+from py_core.collector.app import RateLimiter, create_app
+from py_core.collector.store import SQLiteStore
+
+TOKEN = "test-token-secret"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return keys.generate()
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SQLiteStore(tmp_path / "db" / "sightline.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(store):
+    with TestClient(create_app(store, token=TOKEN, rate_limit=None)) as c:
+        yield c
+
+
+def seal(pair, sid="sess-0001", pid="page_0001", seq=0, ts=1_700_000_000_000, **payload):
+    return envelope.seal(payload or {"events": [{"t": 3, "ts": ts}]}, pair.public, sid=sid, pid=pid, seq=seq, ts=ts)
+
+
+# --- ingest --------------------------------------------------------------------------
+
+
+def test_ingest_stores_once_and_reports_duplicates(client, store, pair):
+    """201 on first ingest, 200 duplicate=true on a retry, stored once."""
+    env = seal(pair)
+    r = client.post("/v1/ingest", json=env)
+    assert r.status_code == 201 and r.json() == {"ok": True, "id": env["id"], "duplicate": False}
+    r = client.post("/v1/ingest", json=env)
+    assert r.status_code == 200 and r.json() == {"ok": True, "id": env["id"], "duplicate": True}
+    assert store.count() == 1
+
+
+def test_ingest_accepts_text_plain_and_any_content_type(client, pair):
+    """sendBeacon's text/plain body (and no content type at all) is accepted."""
+    for ctype in ("text/plain;charset=UTF-8", "application/octet-stream", None):
+        env = seal(pair)
+        headers = {"Content-Type": ctype} if ctype else {}
+        r = client.post("/v1/ingest", content=json.dumps(env).encode(), headers=headers)
+        assert r.status_code == 201, (ctype, r.text)
+
+
+def test_ingest_same_id_different_content_is_409(client, store, pair):
+    """Reusing an id for other content is an id_conflict, and the first stays."""
+    env = seal(pair)
+    other = seal(pair, seq=1)
+    assert client.post("/v1/ingest", json=env).status_code == 201
+    r = client.post("/v1/ingest", json={**other, "id": env["id"]})
+    assert r.status_code == 409 and r.json()["error"] == "id_conflict"
+    assert store.session("sess-0001")[0]["ct"] == env["ct"] and store.count() == 1
+
+
+@pytest.mark.parametrize("body,code", [
+    (b"", "bad_json"), (b"{", "bad_json"), (b"\xff\xfe\x00", "bad_json"), (b"[]", "not_object"),
+    (b'"x"', "not_object"), (b"null", "not_object"), (b"{}", "bad_version"), (b'{"v": 2}', "bad_version"),
+    (b'{"v": 1, "id": 5}', "bad_field:id"), (b'{"v": 1e400}', "bad_version"), (b'{"v": 1, "\xc3\xa9": 0}', "unknown_field:?"),
+    (b'{"v": 1, "id": "' + "\u00e9".encode() * 20 + b'"}', "bad_field:id"),
+    (b"[" * 50_000, "bad_json"), (b"9" * 10_000, "bad_json"), (b'{"v":1,"v":1}', "bad_json"),
+])
+def test_ingest_rejects_malformed_bodies_with_400(client, body, code):
+    """Malformed bodies get 400 JSON {error, detail} with the envelope error code."""
+    r = client.post("/v1/ingest", content=body, headers={"Content-Type": "text/plain"})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/json")
+    assert r.json()["error"] == code and isinstance(r.json()["detail"], str)
+
+
+def test_ingest_field_errors_name_the_field(client, pair):
+    """A bad header field is reported as bad_field:<name>; unknown fields as unknown_field:<name>."""
+    env = seal(pair)
+    assert client.post("/v1/ingest", json={**env, "seq": -1}).json()["error"] == "bad_field:seq"
+    assert client.post("/v1/ingest", json={**env, "ts": True}).json()["error"] == "bad_field:ts"
+    assert client.post("/v1/ingest", json={**env, "sid": "x"}).json()["error"] == "bad_field:sid"
+    assert client.post("/v1/ingest", json={**env, "extra": 1}).json()["error"] == "unknown_field:extra"
+
+
+def test_ingest_size_limit_by_header_and_by_stream(store, pair):
+    """Bodies over max_body get 413, whether announced by Content-Length or streamed chunked."""
+    with TestClient(create_app(store, token=TOKEN, max_body=2048, rate_limit=None)) as c:
+        assert c.post("/v1/ingest", json=seal(pair)).status_code == 201
+        r = c.post("/v1/ingest", content=b"x" * 4096)
+        assert r.status_code == 413 and r.json()["error"] == "too_large"
+
+        def chunks():
+            for _ in range(10):
+                yield b"y" * 1000
+
+        r = c.post("/v1/ingest", content=chunks())
+        assert r.status_code == 413 and r.json()["error"] == "too_large"
+        r = c.post("/v1/ingest", content=b"z" * (2048 + 65536 + 1))  # beyond the drain allowance
+        assert r.status_code == 413 and r.json()["error"] == "too_large"
+        r = c.post("/v1/ingest", content=b"{}", headers={"Content-Length": "9" * 40})
+        assert r.status_code == 413
+    assert store.count() == 1
+
+
+def test_ingest_oversize_ct_is_413(client, pair):
+    """A ct beyond MAX_CT_CHARS (inside the body limit) is too_large with 413."""
+    env = {**seal(pair), "ct": "A" * (envelope.MAX_CT_CHARS + 4)}
+    r = client.post("/v1/ingest", content=json.dumps(env))
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+
+
+def test_ingest_wrong_methods_are_json_405(client):
+    """GET or PUT on /v1/ingest is a JSON 405; unknown /v1 paths a JSON 404."""
+    r = client.get("/v1/ingest")
+    assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
+    assert client.put("/v1/ingest", content=b"{}").status_code == 405
+    r = client.get("/v1/nope")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert client.options("/v1/ingest").status_code == 204
+
+
+def test_cors_preflight_and_simple_requests(store, pair):
+    """Ingest answers CORS preflights and posts from allowed origins only."""
+    with TestClient(create_app(store, token=TOKEN, rate_limit=None)) as c:
+        r = c.options("/v1/ingest", headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
+                                             "Access-Control-Request-Headers": "content-type"})
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
+        assert "POST" in r.headers["access-control-allow-methods"]
+        r = c.post("/v1/ingest", json=seal(pair), headers={"Origin": "https://shop.example"})
+        assert r.status_code == 201 and r.headers["access-control-allow-origin"] == "*"
+    app = create_app(store, token=TOKEN, cors_origins=("https://shop.example",), rate_limit=None)
+    with TestClient(app) as c:
+        ok = c.options("/v1/ingest", headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"})
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://shop.example"
+        bad = c.options("/v1/ingest", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        assert bad.status_code == 400 and "access-control-allow-origin" not in bad.headers
+        r = c.post("/v1/ingest", json=seal(pair), headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in r.headers
+
+
+def test_rate_limit_gives_429_with_retry_after(store, pair):
+    """Past the burst, ingest from one address gets 429 rate_limited with Retry-After."""
+    with TestClient(create_app(store, token=TOKEN, rate_limit=(0.01, 3))) as c:
+        assert [c.post("/v1/ingest", json=seal(pair)).status_code for _ in range(3)] == [201] * 3
+        r = c.post("/v1/ingest", json=seal(pair))
+        assert r.status_code == 429 and r.json()["error"] == "rate_limited" and int(r.headers["retry-after"]) >= 1
+        assert c.get("/v1/health").status_code == 200
+
+
+def test_rate_limiter_refills_and_prunes():
+    """Buckets refill at the rate, are per key, and stay bounded in number."""
+    now = [0.0]
+    limiter = RateLimiter(2.0, 2, max_keys=10, clock=lambda: now[0])
+    assert [limiter.allow("a")[0] for _ in range(3)] == [True, True, False]
+    assert limiter.allow("b")[0]
+    now[0] += 0.5
+    assert limiter.allow("a") == (True, 0.0) and not limiter.allow("a")[0]
+    for i in range(100):
+        limiter.allow(f"k{i}")
+        now[0] += 0.001
+    assert len(limiter._buckets) <= 10
+
+
+# --- reads ---------------------------------------------------------------------------
+
+
+def test_reads_need_the_bearer_token(client):
+    """Reads without, or with a wrong or non-ASCII token get a JSON 401."""
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
+                    {"Authorization": f"Basic {TOKEN}"}, {"Authorization": "Bearer"},
+                    {"Authorization": "Bearer é✓".encode()}):
+        for path in ("/v1/sessions", "/v1/sessions/sess-0001"):
+            r = client.get(path, headers=headers)
+            assert r.status_code == 401 and r.json()["error"] == "unauthorized"
+            assert r.headers["www-authenticate"] == "Bearer"
+    assert client.get("/v1/sessions", headers={"Authorization": f"bearer  {TOKEN} "}).status_code == 200
+
+
+def test_health(client):
+    """GET /v1/health is open and says ok."""
+    r = client.get("/v1/health")
+    assert r.status_code == 200 and r.json() == {"ok": True}
+
+
+def test_sessions_list_newest_first_with_counts(client, pair):
+    """GET /v1/sessions summarizes each session, newest last_ts first."""
+    sent = [seal(pair, "sess-old1", "page_a001", 0, 1000), seal(pair, "sess-old1", "page_a001", 1, 2000),
+            seal(pair, "sess-old1", "page_b001", 0, 3000), seal(pair, "sess-new1", "page_c001", 0, 5000)]
+    for env in sent:
+        assert client.post("/v1/ingest", json=env).status_code == 201
+    client.post("/v1/ingest", json=sent[0])  # a duplicate changes nothing
+    r = client.get("/v1/sessions", headers=AUTH)
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    sessions = r.json()["sessions"]
+    assert [s["sid"] for s in sessions] == ["sess-new1", "sess-old1"]
+    old = sessions[1]
+    size = sum(len(keys.b64u_decode(e["ct"])) for e in sent[:3])
+    assert old == {"sid": "sess-old1", "first_ts": 1000, "last_ts": 3000, "envelopes": 3, "bytes": size, "pages": 2}
+    assert [s["sid"] for s in client.get("/v1/sessions?limit=1&offset=1", headers=AUTH).json()["sessions"]] == ["sess-old1"]
+    for query in ("limit=0", "limit=x", "offset=-1", "limit=99999999999999999999"):
+        r = client.get(f"/v1/sessions?{query}", headers=AUTH)
+        assert r.status_code == 400 and r.json()["error"] == "bad_query"
+
+
+def test_session_detail_ordered_as_received_plus_received(client, pair):
+    """GET /v1/sessions/{sid} returns the envelopes as sent plus received, by (ts, pid, seq)."""
+    sent = [seal(pair, pid="page_b001", seq=0, ts=2000), seal(pair, pid="page_a001", seq=1, ts=2000),
+            seal(pair, pid="page_a001", seq=0, ts=2000), seal(pair, pid="page_a001", seq=2, ts=1000)]
+    before = int(time.time() * 1000)
+    for env in sent:
+        client.post("/v1/ingest", json=env)
+    r = client.get("/v1/sessions/sess-0001", headers=AUTH)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["sid"] == "sess-0001"
+    got = body["envelopes"]
+    assert [(e["ts"], e["pid"], e["seq"]) for e in got] == [
+        (1000, "page_a001", 2), (2000, "page_a001", 0), (2000, "page_a001", 1), (2000, "page_b001", 0)]
+    by_id = {e["id"]: e for e in sent}
+    for e in got:
+        received = e.pop("received")
+        assert before <= received <= int(time.time() * 1000) + 1
+        assert e == by_id[e["id"]] and list(e) == list(envelope.FIELDS)
+        assert envelope.open_envelope(e, {pair.kid: pair.private})["events"][0]["ts"] == e["ts"]
+
+
+def test_unknown_session_is_json_404(client):
+    """An unknown or malformed sid is a JSON 404."""
+    for sid in ("sess-none", "x", "a" * 65, "%E2%9C%93"):
+        r = client.get(f"/v1/sessions/{sid}", headers=AUTH)
+        assert r.status_code == 404 and r.json()["error"] in ("unknown_session", "not_found")
+
+
+# --- static site and demo --------------------------------------------------------------
+
+
+def test_static_site_and_demo_routes(tmp_path, store, pair):
+    """site_dir is served at / after the API; demo routes answer products and a deliberate 500."""
+    site = tmp_path / "site"
+    (site / "viewer").mkdir(parents=True)
+    (site / "index.html").write_text("<h1>home</h1>")
+    (site / "viewer" / "index.html").write_text("<h1>viewer</h1>")
+    with TestClient(create_app(store, token=TOKEN, site_dir=str(site), demo=True, rate_limit=None),
+                    raise_server_exceptions=False) as c:
+        assert c.get("/").text == "<h1>home</h1>"
+        assert c.get("/viewer/").text == "<h1>viewer</h1>"
+        assert c.get("/missing.js").status_code == 404
+        assert c.get("/v1/health").json() == {"ok": True}
+        assert c.post("/v1/ingest", json=seal(pair)).status_code == 201
+        products = c.get("/demo/api/products")
+        assert products.status_code == 200 and isinstance(products.json(), list) and products.json()
+        assert all({"id", "name", "price"} <= set(p) for p in products.json())
+        r = c.post("/demo/api/checkout", json={"items": ["p-100"]})
+        assert r.status_code == 500 and r.json() == {"error": "payment service unavailable"}
+    with TestClient(create_app(store, token=TOKEN, rate_limit=None)) as c:
+        assert c.get("/demo/api/products").status_code == 404 and c.get("/").status_code == 404
+
+
+def test_create_app_requires_a_token(store):
+    """An empty token is refused at construction."""
+    with pytest.raises(ValueError):
+        create_app(store, token="")
+
+
+def test_store_failure_is_503_not_500(store, pair):
+    """A storage error answers 503 store_unavailable (retryable), never a 500."""
+    class Broken:
+        def put(self, env, received):
+            raise sqlite3.OperationalError("disk I/O error")
+
+    with TestClient(create_app(Broken(), token=TOKEN, rate_limit=None)) as c:
+        r = c.post("/v1/ingest", json=seal(pair))
+        assert r.status_code == 503 and r.json()["error"] == "store_unavailable"
+
+
+# --- storage -----------------------------------------------------------------------------
+
+
+def test_sqlite_store_is_wal_full_and_durable_across_reopen(tmp_path, pair):
+    """SQLiteStore uses WAL and synchronous=FULL; data survives closing and reopening."""
+    path = tmp_path / "s.db"
+    s = SQLiteStore(path)
+    assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert s._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    env = envelope.validate(seal(pair))
+    assert s.put(env, 123) == "stored" and s.put(env, 456) == "duplicate"
+    s.close()
+    s = SQLiteStore(path)
+    assert s.session(env.sid) == [{**env.to_dict(), "received": 123}]
+    assert s.sessions()[0]["envelopes"] == 1 and s.session("sess-none") == []
+    s.close()
+    cols = [row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(envelopes)")]
+    assert cols == ["id", "sid", "pid", "seq", "ts", "kid", "ct", "received", "size"]
+
+
+def test_sqlite_store_is_thread_safe(store, pair):
+    """Concurrent puts from many threads store every envelope exactly once."""
+    envs = [envelope.validate(seal(pair, seq=i)) for i in range(40)]
+    results: list[str] = []
+
+    def worker(chunk):
+        for env in chunk:
+            results.append(store.put(env, 1))
+            results.append(store.put(env, 2))
+
+    threads = [threading.Thread(target=worker, args=(envs[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("stored") == 40 and results.count("duplicate") == 40 and store.count() == 40
+
+
+# --- never a 500 -----------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=6),
+    max_leaves=20,
+)
+envelope_like = st.fixed_dictionaries(
+    {"v": st.just(1)},
+    optional={
+        "id": st.text(max_size=70) | st.integers(), "kid": st.text(max_size=20), "sid": st.text(max_size=70),
+        "pid": st.text(max_size=70), "seq": st.integers() | st.floats() | st.booleans() | st.text(max_size=5),
+        "ts": st.integers() | st.floats(), "ct": st.text(alphabet="AZaz09-_=+/ é", max_size=200), "x": json_values,
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(tmp_path_factory):
+    s = SQLiteStore(tmp_path_factory.mktemp("fuzz") / "f.db")
+    with TestClient(create_app(s, token=TOKEN, rate_limit=None), raise_server_exceptions=False) as c:
+        yield c
+    s.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=json_values | envelope_like)
+def test_ingest_never_500_on_arbitrary_json(fuzz_client, value):
+    """Any JSON value posted to /v1/ingest gets a JSON 4xx (or 2xx), never a 5xx."""
+    r = fuzz_client.post("/v1/ingest", content=json.dumps(value).encode(), headers={"Content-Type": "text/plain"})
+    assert r.status_code < 500 and "error" in r.json()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.binary(max_size=300) | st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_ingest_never_500_on_arbitrary_bytes(fuzz_client, body):
+    """Any byte string posted to /v1/ingest gets a 4xx JSON answer, never a 5xx."""
+    r = fuzz_client.post("/v1/ingest", content=body)
+    assert 400 <= r.status_code < 500 and r.json()["error"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sid=st.text(max_size=80), auth=st.text(max_size=40))
+def test_reads_never_500_on_arbitrary_ids_and_tokens(fuzz_client, sid, auth):
+    """Arbitrary session ids and Authorization values never produce a 5xx."""
+    from urllib.parse import quote
+
+    header = b"Bearer " + auth.encode("utf-8", "surrogatepass").replace(b"\r", b"").replace(b"\n", b"")
+    r = fuzz_client.get(f"/v1/sessions/{quote(sid, safe='')}", headers={"Authorization": header})
+    assert r.status_code < 500
+    r = fuzz_client.get(f"/v1/sessions/{quote(sid, safe='')}", headers=AUTH)
+    assert r.status_code in (200, 404)
+
+
+# --- a real server -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, headers=None):
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def wait_healthy(url, proc, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if http("GET", f"{url}/v1/health")[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("server did not become healthy")
+
+
+def test_real_server_over_http(tmp_path, pair):
+    """`sightline serve` in a subprocess ingests over real HTTP and persists to its SQLite file."""
+    port, db = free_port(), tmp_path / "real.db"
+    keys.save(pair, tmp_path / "team.key")
+    cmd = [sys.executable, "-m", "py_core.cli", "serve", "--db", str(db), "--port", str(port),
+           "--key", str(tmp_path / "team.key"), "--token", TOKEN, "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        env = seal(pair, sid="sess-real1")
+        body = json.dumps(env).encode()
+        assert http("POST", f"{url}/v1/ingest", body, {"Content-Type": "text/plain;charset=UTF-8"}) == (
+            201, {"ok": True, "id": env["id"], "duplicate": False})
+        assert http("POST", f"{url}/v1/ingest", body)[1]["duplicate"] is True
+        status, err = http("POST", f"{url}/v1/ingest", b'{"v": 1, "id": "x"}')
+        assert status == 400 and err["error"] == "bad_field:id"
+        status, err = http("POST", f"{url}/v1/ingest", b"x" * (envelope.MAX_ENVELOPE_BYTES + 10))
+        assert status == 413 and err["error"] == "too_large"
+        assert http("GET", f"{url}/v1/sessions")[0] == 401
+        status, data = http("GET", f"{url}/v1/sessions/sess-real1", headers=AUTH)
+        assert status == 200 and [e["id"] for e in data["envelopes"]] == [env["id"]]
+        assert envelope.open_envelope({k: v for k, v in data["envelopes"][0].items() if k != "received"},
+                                      {pair.kid: pair.private}) == {"events": [{"t": 3, "ts": env["ts"]}]}
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+    assert f"kid     {pair.kid}" in out and f"http://127.0.0.1:{port}/" in out
+    assert TOKEN not in out  # a given token is never echoed
+    rows = sqlite3.connect(db).execute("SELECT id, sid FROM envelopes").fetchall()
+    assert rows == [(env["id"], "sess-real1")]

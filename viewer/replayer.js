@@ -1,0 +1,323 @@
+// The replayer: rebuilds a recorded page inside a sandboxed iframe (no scripts run) and
+// plays the session's events on a timeline. The viewer's Python hands it the decrypted,
+// masked events as JSON; the format is docs/events.md.
+
+const E = {
+  META: 0, SNAPSHOT: 1, MUTATION: 2, CLICK: 3, INPUT: 4, SCROLL: 5, MOUSE: 6,
+  VIEWPORT: 7, NAVIGATION: 8, ERROR: 9, NETWORK: 10, CUSTOM: 11, VISIBILITY: 12,
+};
+const POINT = -1; // one mouse position, expanded from a MOUSE event at load time
+const XHTML = 'http://www.w3.org/1999/xhtml';
+const SVG = 'http://www.w3.org/2000/svg';
+const MATHML = 'http://www.w3.org/1998/Math/MathML';
+
+/**
+ * Build a player in `root` for the events in `eventsJson`.
+ * @param {HTMLElement} root
+ * @param {string} eventsJson
+ */
+export function createReplayer(root, eventsJson) {
+  const events = expand(JSON.parse(eventsJson));
+  const t0 = events.length ? events[0].ts : 0;
+  const duration = events.length ? events[events.length - 1].ts - t0 : 0;
+
+  root.innerHTML = `
+    <div class="replay-url" data-role="url"></div>
+    <div class="replay-stage" data-role="stage">
+      <div class="replay-scaler" data-role="scaler">
+        <iframe data-role="frame" id="replay-frame" sandbox="allow-same-origin" title="Replay"></iframe>
+        <div class="replay-cursor" data-role="cursor"></div>
+      </div>
+    </div>
+    <div class="replay-controls">
+      <button data-role="play" aria-label="Play">▶</button>
+      <div class="replay-track" data-role="track">
+        <input type="range" min="0" max="${duration}" value="0" step="1" data-role="seek" aria-label="Seek">
+      </div>
+      <span data-role="clock">0:00 / ${clock(duration)}</span>
+      <select data-role="speed" aria-label="Speed"><option>1</option><option>2</option><option>4</option><option>8</option></select>
+    </div>`;
+  const $ = (role) => root.querySelector(`[data-role="${role}"]`);
+  const frame = $('frame');
+  const cursor = $('cursor');
+  const seekBar = $('seek');
+  const playBtn = $('play');
+
+  let nodes = new Map(); // recorded id -> node in the iframe
+  let index = 0; // next event to apply
+  let time = 0; // ms since t0 shown now
+  let playing = false;
+  let wall = 0;
+  let raf = 0;
+  let size = { w: 1280, h: 800 };
+
+  markers($('track'), events, t0, duration);
+
+  // ---------------------------------------------------------------- applying events
+  function apply(ev) {
+    switch (ev.t) {
+      case E.META:
+        $('url').textContent = ev.u || '';
+        resize(ev.w, ev.h);
+        break;
+      case E.SNAPSHOT:
+        rebuild(ev);
+        break;
+      case E.MUTATION:
+        mutate(ev);
+        break;
+      case E.INPUT: {
+        const el = nodes.get(ev.i);
+        if (!el) break;
+        if ('c' in ev) el.checked = ev.c;
+        if ('s' in ev) el.selectedIndex = ev.s;
+        if ('v' in ev && 'value' in el) el.value = ev.v ?? '';
+        break;
+      }
+      case E.SCROLL: {
+        if (ev.i === 0) frame.contentWindow && frame.contentWindow.scrollTo(ev.x, ev.y);
+        else { const el = nodes.get(ev.i); if (el) { el.scrollLeft = ev.x; el.scrollTop = ev.y; } }
+        break;
+      }
+      case E.VIEWPORT:
+        resize(ev.w, ev.h);
+        break;
+      case POINT:
+        move(ev.x, ev.y);
+        break;
+      case E.CLICK:
+        move(ev.x, ev.y);
+        if (playing) ripple(ev.x, ev.y);
+        break;
+      case E.NAVIGATION:
+        $('url').textContent = ev.u || '';
+        break;
+      default:
+        break;
+    }
+  }
+
+  function rebuild(ev) {
+    const doc = frame.contentDocument;
+    nodes = new Map();
+    doc.replaceChildren();
+    for (const c of ev.n.c || []) {
+      const n = build(c, doc, null);
+      if (n) doc.appendChild(n);
+    }
+    const meta = lastBefore(events, E.META, events.indexOf(ev));
+    if (meta && meta.u && doc.head) {
+      const base = doc.createElement('base');
+      base.href = meta.u;
+      doc.head.prepend(base);
+    }
+    frame.contentWindow.scrollTo(ev.sx || 0, ev.sy || 0);
+  }
+
+  function build(o, doc, parentNs) {
+    let n;
+    if (o.t === 3) n = doc.createTextNode(o.x || '');
+    else if (o.t === 8) n = doc.createComment('');
+    else if (o.t === 10) n = doc.implementation.createDocumentType(o.n || 'html', '', '');
+    else if (o.t === 1) {
+      const ns = o.s ? (parentNs && parentNs !== XHTML ? parentNs : o.n === 'math' ? MATHML : SVG) : XHTML;
+      try {
+        n = ns === XHTML ? doc.createElement(o.n) : doc.createElementNS(ns, o.n);
+      } catch (e) {
+        n = doc.createElement('span');
+      }
+      for (const [k, v] of Object.entries(o.a || {})) {
+        if (v == null || /^on/i.test(k)) continue;
+        try { n.setAttribute(k, v); } catch (e) { /* invalid attribute name */ }
+      }
+      if (o.css) n.textContent = o.css;
+      for (const c of o.c || []) {
+        const child = build(c, doc, ns);
+        if (child) n.appendChild(child);
+      }
+      if (o.a && 'value' in o.a && 'value' in n && o.a.value != null) n.value = o.a.value;
+    } else return null;
+    nodes.set(o.i, n);
+    return n;
+  }
+
+  function mutate(ev) {
+    const doc = frame.contentDocument;
+    for (const [, i] of ev.rm || []) {
+      const n = nodes.get(i);
+      if (n && n.parentNode) n.parentNode.removeChild(n);
+    }
+    for (const [p, next, o] of ev.ad || []) {
+      const parent = nodes.get(p);
+      if (!parent) continue;
+      const n = build(o, doc, parent.namespaceURI);
+      if (!n) continue;
+      const ref = next == null ? null : nodes.get(next);
+      try {
+        parent.insertBefore(n, ref && ref.parentNode === parent ? ref : null);
+      } catch (e) { /* a structure the DOM refuses (e.g. two <html>): skip it */ }
+    }
+    for (const [i, attrs] of ev.at || []) {
+      const el = nodes.get(i);
+      if (!el || !el.setAttribute) continue;
+      for (const [k, v] of Object.entries(attrs)) {
+        if (/^on/i.test(k)) continue;
+        try {
+          if (v == null) el.removeAttribute(k);
+          else el.setAttribute(k, v);
+          if (k === 'value' && 'value' in el) el.value = v ?? '';
+        } catch (e) { /* invalid attribute name */ }
+      }
+    }
+    for (const [i, x] of ev.tx || []) {
+      const n = nodes.get(i);
+      if (n) n.data = x;
+    }
+  }
+
+  // ---------------------------------------------------------------- presentation
+  function resize(w, h) {
+    if (!w || !h) return;
+    size = { w, h };
+    frame.style.width = `${w}px`;
+    frame.style.height = `${h}px`;
+    fit();
+  }
+
+  function fit() {
+    const stage = $('stage');
+    const scale = Math.min(1, (stage.clientWidth || size.w) / size.w);
+    $('scaler').style.transform = `scale(${scale})`;
+    stage.style.height = `${size.h * scale}px`;
+  }
+
+  function move(x, y) {
+    cursor.style.transform = `translate(${x}px, ${y}px)`;
+    cursor.style.display = 'block';
+  }
+
+  function ripple(x, y) {
+    const r = document.createElement('div');
+    r.className = 'replay-ripple';
+    r.style.left = `${x}px`;
+    r.style.top = `${y}px`;
+    $('scaler').appendChild(r);
+    setTimeout(() => r.remove(), 600);
+  }
+
+  function show() {
+    seekBar.value = String(time);
+    $('clock').textContent = `${clock(time)} / ${clock(duration)}`;
+    root.dataset.time = String(Math.round(time));
+  }
+
+  // ---------------------------------------------------------------- time
+  /** Show the page as it was `ms` after the session's start. */
+  function seek(ms) {
+    time = Math.max(0, Math.min(duration, ms));
+    let start = -1;
+    for (let k = 0; k < events.length && events[k].ts - t0 <= time; k++) {
+      if (events[k].t === E.SNAPSHOT) start = k;
+    }
+    // Before the first snapshot's moment, show the first page as it loaded.
+    if (start < 0) start = events.findIndex((ev) => ev.t === E.SNAPSHOT);
+    index = 0;
+    if (start >= 0) {
+      const meta = lastBefore(events, E.META, start);
+      if (meta) apply(meta);
+      apply(events[start]);
+      index = start + 1;
+    }
+    advance(time);
+    show();
+  }
+
+  function advance(until) {
+    while (index < events.length && events[index].ts - t0 <= until) apply(events[index++]);
+  }
+
+  function tick() {
+    const speed = Number($('speed').value) || 1;
+    const t = time + (performance.now() - wall) * speed;
+    wall = performance.now();
+    time = Math.min(duration, t);
+    advance(time);
+    show();
+    if (time >= duration) return pause();
+    raf = requestAnimationFrame(tick);
+  }
+
+  function play() {
+    if (playing) return;
+    if (time >= duration) seek(0);
+    playing = true;
+    wall = performance.now();
+    playBtn.textContent = '❚❚';
+    playBtn.setAttribute('aria-label', 'Pause');
+    raf = requestAnimationFrame(tick);
+  }
+
+  function pause() {
+    playing = false;
+    cancelAnimationFrame(raf);
+    playBtn.textContent = '▶';
+    playBtn.setAttribute('aria-label', 'Play');
+  }
+
+  playBtn.onclick = () => (playing ? pause() : play());
+  seekBar.oninput = () => seek(Number(seekBar.value));
+  root.tabIndex = 0;
+  root.onkeydown = (e) => {
+    if (e.key === ' ') { e.preventDefault(); playing ? pause() : play(); }
+    if (e.key === 'ArrowRight') seek(time + 5000);
+    if (e.key === 'ArrowLeft') seek(time - 5000);
+  };
+  addEventListener('resize', fit);
+  seek(0);
+
+  return {
+    play, pause, seek,
+    get time() { return time; },
+    get playing() { return playing; },
+    duration,
+    frame,
+    destroy() { pause(); removeEventListener('resize', fit); root.innerHTML = ''; },
+  };
+}
+
+/** Events in time order, each MOUSE event expanded into timed POINTs. */
+function expand(events) {
+  const out = [];
+  for (const ev of events) {
+    if (ev.t === E.MOUSE) for (const [x, y, dt] of ev.p || []) out.push({ t: POINT, ts: ev.ts + dt, x, y });
+    else out.push(ev);
+  }
+  return out.sort((a, b) => a.ts - b.ts);
+}
+
+function lastBefore(events, type, k) {
+  for (let j = k; j >= 0; j--) if (events[j].t === type) return events[j];
+  return null;
+}
+
+/** Marks on the timeline: clicks, errors and failed requests, page changes. */
+function markers(track, events, t0, duration) {
+  if (!duration) return;
+  for (const ev of events) {
+    let kind = null;
+    if (ev.t === E.CLICK) kind = 'click';
+    else if (ev.t === E.ERROR || (ev.t === E.NETWORK && (ev.s === 0 || ev.s >= 400))) kind = 'error';
+    else if (ev.t === E.META || ev.t === E.NAVIGATION) kind = 'page';
+    if (!kind) continue;
+    const m = document.createElement('span');
+    m.className = `replay-marker ${kind}`;
+    m.style.left = `${((ev.ts - t0) / duration) * 100}%`;
+    m.title = kind;
+    track.appendChild(m);
+  }
+}
+
+export function clock(ms) {
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
