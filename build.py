@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 CACHE = ROOT / ".cache"
-SITE = ROOT / "site"
+# The build output; SIGHTLINE_SITE moves it (so parallel work can build and test apart).
+SITE = Path(os.environ.get("SIGHTLINE_SITE") or ROOT / "site").resolve()
 STATE = ROOT / ".sightline"  # demo key pair and token; never committed
 NODE_MODULES = ROOT / "node_modules"
 
