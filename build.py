@@ -217,6 +217,9 @@ def build(public_key: str) -> None:
     # The recorder: the main-thread shim (budgeted) and its worker.
     esbuild("recorder/shim.js", SITE / "sightline.js", "iife")
     esbuild("recorder/worker.js", SITE / "sightline-worker.js", "esm")
+    # Recorder plugins, each its own script tag after sightline.js (docs/events.md).
+    for plugin in sorted((ROOT / "recorder" / "plugins").glob("*.js")):
+        esbuild(f"recorder/plugins/{plugin.name}", SITE / "plugins" / plugin.name, "iife")
     # Pyodide, trimmed to what the site loads.
     pyo = SITE / "pyodide"
     pyo.mkdir()
@@ -247,6 +250,10 @@ def build(public_key: str) -> None:
     # The demo shop, recorded with the demo key.
     shutil.copytree(ROOT / "demo", SITE / "demo")
     for page in (SITE / "demo").glob("*.html"):
+        page.write_text(page.read_text().replace("__SIGHTLINE_DEMO_KEY__", public_key))
+    # Fixture pages for the browser tests (tests/html/), recorded with the demo key.
+    shutil.copytree(ROOT / "tests" / "html", SITE / "tests" / "html")
+    for page in (SITE / "tests" / "html").rglob("*.html"):
         page.write_text(page.read_text().replace("__SIGHTLINE_DEMO_KEY__", public_key))
     (SITE / "blank.html").write_text("<!doctype html><title>blank</title>\n")
     (SITE / "index.html").write_text(

@@ -23,11 +23,15 @@ class EventType(IntEnum):
     MOUSE = 6  # p [[x, y, ms offset from ts]]
     VIEWPORT = 7  # w, h
     NAVIGATION = 8  # u (url), k (push | replace | pop | hash)
-    ERROR = 9  # m (message), s (stack), k (error | rejection | console)
-    NETWORK = 10  # k (fetch | xhr), m (method), u (url), s (status, 0 = failed), d (ms), e (error)
+    ERROR = 9  # m (message), s (stack), k (error | rejection | console), l (console level: error | warn)
+    NETWORK = 10  # k (fetch|xhr|beacon|ws), m, u (query values masked), s (status, 0 = failed), d (ms), e, q/r (bytes)
     CUSTOM = 11  # n (name), p (properties)
     VISIBILITY = 12  # v (visible | hidden)
     IDENTIFY = 13  # u (the site's user id)
+    STYLE = 14  # i (owner element or adopted sheet id), ins [rule, index] | del (index) | c (whole text)
+    ADOPT = 15  # i (document or shadow root id), s [sheet ids], css {sheet id: text} (new ones only)
+    FOCUS = 16  # i (node id, 0 = none)
+    CANVAS = 17  # i (canvas node id), d (image data: URL, WebP); opt-in with data-canvas
 
 
 class NodeType(IntEnum):
@@ -36,8 +40,9 @@ class NodeType(IntEnum):
     ELEMENT = 1
     TEXT = 3
     COMMENT = 8
-    DOCUMENT = 9
+    DOCUMENT = 9  # also a same-origin iframe's document, as an element's "f"
     DOCTYPE = 10
+    SHADOW_ROOT = 11  # an open shadow root, as its host element's "sr" (DOCUMENT_FRAGMENT_NODE)
 
 
 class SchemaError(ValueError):
@@ -62,9 +67,10 @@ def sort_events(events: Iterable[dict]) -> list[dict]:
 
 
 def walk(node: dict) -> Iterable[dict]:
-    """Every serialized node of a tree, depth first."""
+    """Every serialized node of a tree, depth first, into shadow roots ("sr") and iframes ("f")."""
     stack = [node]
     while stack:
         n = stack.pop()
         yield n
+        stack.extend(x for x in (n.get("f"), n.get("sr")) if isinstance(x, dict))
         stack.extend(reversed(n.get("c") or ()))

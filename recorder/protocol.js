@@ -17,6 +17,10 @@ export const EventType = {
   CUSTOM: 11,
   VISIBILITY: 12,
   IDENTIFY: 13,
+  STYLE: 14,
+  ADOPT: 15,
+  FOCUS: 16,
+  CANVAS: 17,
 };
 
 // Privacy markup: Sightline's data-sl-* attributes and rrweb's rr-* classes.

@@ -3,6 +3,11 @@
 // module Web Worker, which persists, masks, analyses, seals and uploads them. It never
 // waits for the worker. Byte-budgeted: 10,240 bytes gzipped (tests/test_shim.py).
 // Event format: docs/events.md (mirrored by py_core/events.py).
+//
+// Script tag options (data-*): endpoint, key, consent; sample (0..1, share of sessions
+// recorded); buffer (seconds: keep only the last N..2N s in memory until an error or a
+// rage click, docs/adr/0031); canvas (frames per second, opt-in); bodies (record network
+// bodies, opt-in).
 
 import { EventType as E, SKIP_TAGS, MASK_SELECTOR, BLOCK_SELECTOR, IGNORE_SELECTOR, UNMASK_SELECTOR } from './protocol.js';
 
@@ -11,10 +16,16 @@ const doc = document;
 const script = doc.currentScript;
 const cfg = (script && script.dataset) || {};
 const now = Date.now;
+const perf = () => performance.now();
 const BATCH_MS = 1000; // post a batch to the worker at most once a second
 const MOUSE_SAMPLE_MS = 50; // keep one mouse position per 50 ms
 const SCROLL_MS = 100; // one scroll event per target per 100 ms
 const MAX_TEXT = 10000; // text nodes longer than this are cut
+const MAX_BODY = 2000; // console messages and (opt-in) network bodies are cut to this
+const STORM = 3000; // mutation records in one frame that make a storm (docs/adr/0032)
+const STORM_MS = 1000; // during a storm: no diffs, one full snapshot per second
+const BUFFER_MS = cfg.buffer * 1000; // buffer mode's checkpoint interval (NaN: off)
+const MO_OPTS = { childList: true, subtree: true, attributes: true, characterData: true };
 
 /** @type {Array<[string, any[]]>} calls made before the shim loaded (a snippet's queue) */
 const early = Array.isArray(win.Sightline) ? win.Sightline : (win.Sightline && win.Sightline.q) || [];
@@ -23,15 +34,23 @@ const early = Array.isArray(win.Sightline) ? win.Sightline : (win.Sightline && w
 let recording = false;
 let worker = null;
 let buffer = []; // events not yet posted to the worker
+let kept = []; // buffer mode: the events of the previous checkpoint interval
+let buffering = BUFFER_MS > 0;
 let seq = 0;
 let timer = 0;
 const unacked = new Map(); // seq -> batch posted but not yet in the worker's IndexedDB
 let nextId = 1;
-const ids = new WeakMap(); // DOM node -> recorded id
+const ids = new WeakMap(); // DOM node or adopted stylesheet -> recorded id
 const plugins = [];
 const teardowns = [];
 const sid = session();
 const pid = rid();
+const mo = new MutationObserver(onMutations);
+let watched = new WeakSet(); // roots (document, shadow roots, iframe documents) observed by mo
+let hooked = new WeakSet(); // roots with their own event listeners
+const dirty = new WeakSet(); // stylesheets changed through the CSSOM
+let sent = new WeakSet(); // adopted stylesheets whose text went out since the last snapshot
+let later = []; // roots whose adopted stylesheets are emitted after the current event
 
 function rid() {
   const b = crypto.getRandomValues(new Uint8Array(12));
@@ -51,6 +70,13 @@ function touch() {
   try { sessionStorage.setItem('sl-sid', JSON.stringify({ id: sid, at: now() })); } catch (e) { /* ignore */ }
 }
 
+/** Whether this session is in the data-sample share: a hash of the session id, so every page agrees. */
+function sampled() {
+  let h = 0;
+  for (const c of sid) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return !(h / 2 ** 32 >= +(cfg.sample ?? 1));
+}
+
 // ------------------------------------------------------------------ emitting
 function emit(t, data) {
   if (!recording) return;
@@ -58,6 +84,7 @@ function emit(t, data) {
   ev.t = t;
   ev.ts = now();
   buffer.push(ev);
+  if (t === E.ERROR && ev.l !== 'warn') persist();
   if (!timer) timer = setTimeout(flush, BATCH_MS);
 }
 
@@ -65,12 +92,30 @@ function flush() {
   clearTimeout(timer);
   timer = 0;
   if (mouse.length) emitMouse();
-  if (!buffer.length || !worker) return;
+  if (!buffer.length || !worker || buffering) return;
   const batch = { op: 'batch', sid, pid, seq: seq++, events: buffer };
   unacked.set(batch.seq, batch);
   worker.postMessage(batch);
   buffer = [];
   touch();
+}
+
+/** Buffer mode: a new checkpoint (full snapshot); what came before the previous one is dropped. */
+function checkpoint() {
+  if (!buffering) return;
+  processMutations();
+  kept = buffer;
+  buffer = [];
+  snapshot('checkpoint');
+}
+
+/** Buffer mode ends: what is kept goes to the worker, and recording goes on normally. */
+function persist() {
+  if (!buffering) return;
+  buffering = false;
+  buffer = kept.concat(buffer);
+  kept = [];
+  flush();
 }
 
 // A page that unloads may take its worker down before the last batches reach IndexedDB:
@@ -81,34 +126,41 @@ const CARRY = 'sl-carry';
 function carry() {
   if (!unacked.size) return;
   try {
-    const kept = JSON.parse(sessionStorage.getItem(CARRY) || '[]');
-    sessionStorage.setItem(CARRY, JSON.stringify(kept.concat([...unacked.values()])));
+    const old = JSON.parse(sessionStorage.getItem(CARRY) || '[]');
+    sessionStorage.setItem(CARRY, JSON.stringify(old.concat([...unacked.values()])));
   } catch (e) { /* storage full or blocked: those events are lost */ }
 }
 
 function carried() {
   try {
-    const kept = JSON.parse(sessionStorage.getItem(CARRY) || '[]');
+    const old = JSON.parse(sessionStorage.getItem(CARRY) || '[]');
     sessionStorage.removeItem(CARRY);
-    for (const b of kept) worker.postMessage(b);
+    for (const b of old) worker.postMessage(b);
   } catch (e) { /* ignore */ }
 }
 
 // ------------------------------------------------------------------ DOM serialization
 const id = (n) => ids.get(n);
 const matches = (el, sel) => el.closest && el.closest(sel);
+const par = (n) => n.parentNode || n.host; // a shadow root's "parent" is its host
+const target = (e) => e.composedPath()[0]; // the real target, also inside shadow roots
 
 function mask(text) {
   return text.replace(/\S/g, '*');
 }
 
-/** Serialize a node and its subtree; masked/blocked per the privacy markup. */
+/** Text typed by the visitor (contenteditable, textarea) is masked unless data-sl-unmask. */
+const typed = (el) => (el.isContentEditable || el.localName === 'textarea') && !matches(el, UNMASK_SELECTOR);
+
+const rules = (sh) => Array.from(sh.cssRules, (r) => r.cssText).join('\n');
+
+/** Serialize a node and its subtree (shadow roots and same-origin iframes included). */
 function ser(n, masked) {
   let i = ids.get(n);
   if (i == null) ids.set(n, (i = nextId++));
   const t = n.nodeType;
   if (t === 3) {
-    let x = n.data.length > MAX_TEXT ? n.data.slice(0, MAX_TEXT) : n.data;
+    const x = n.data.length > MAX_TEXT ? n.data.slice(0, MAX_TEXT) : n.data;
     return { i, t, x: masked ? mask(x) : x };
   }
   if (t === 1) {
@@ -121,24 +173,57 @@ function ser(n, masked) {
       o.b = 1;
       return o;
     }
-    for (const at of n.attributes) o.a[at.name] = attr(n, at.name, at.value);
-    if (!masked && n.matches(MASK_SELECTOR)) masked = true;
+    const a = o.a;
+    for (const at of n.attributes) a[at.name] = attr(n, at.name, at.value);
+    // Form state: the live value/checked/selected, not only what the markup said.
+    if (n.type === 'checkbox' || n.type === 'radio') n.checked ? (a.checked = '') : delete a.checked;
+    else if (tag === 'option') n.selected ? (a.selected = '') : delete a.selected;
+    else if ((tag === 'input' || tag === 'textarea') && n.value) a.value = inputValue(n, n.value);
+    if (!masked && (n.matches(MASK_SELECTOR) || typed(n))) masked = true;
     if (SKIP_TAGS.test(tag)) return o;
-    if (tag === 'style' && n.sheet && !n.textContent.trim()) {
-      // CSSOM-only rules (CSS-in-JS): record the rules, not the empty text
-      try { o.css = Array.from(n.sheet.cssRules, (r) => r.cssText).join('\n'); } catch (e) { /* cross-origin */ }
+    const sh = n.sheet;
+    // Stylesheets: same-origin <link> rules inlined; CSSOM-built or -changed rules as text.
+    if (sh && (tag === 'link' || dirty.has(sh) || !n.textContent.trim())) {
+      try { o.css = rules(sh); } catch (e) { /* cross-origin: the replay loads the link */ }
     }
-    o.c = [];
-    for (let c = n.firstChild; c; c = c.nextSibling) {
-      const s = ser(c, masked && tag !== 'style');
-      if (s) o.c.push(s);
+    o.c = kids(n, masked && tag !== 'style');
+    if (n.shadowRoot) o.sr = ser(n.shadowRoot, masked);
+    if (tag === 'iframe') {
+      try {
+        const d = n.contentDocument;
+        if (d && d.documentElement) o.f = ser(d);
+      } catch (e) { /* cross-origin: recorded as an empty frame */ }
     }
     return o;
   }
-  if (t === 9) return { i, t, c: Array.from(n.childNodes, (c) => ser(c)).filter(Boolean) };
+  if (t === 9 || t === 11) {
+    watch(n);
+    if (n.adoptedStyleSheets && n.adoptedStyleSheets.length) later.push(n);
+    return { i, t, c: kids(n, masked) };
+  }
   if (t === 10) return { i, t, n: n.name };
   if (t === 8) return { i, t };
   return null;
+}
+
+function kids(n, masked) {
+  const c = [];
+  for (let k = n.firstChild; k; k = k.nextSibling) {
+    const s = ser(k, masked);
+    if (s) c.push(s);
+  }
+  return c;
+}
+
+/** Observe a root's mutations, and its events that do not reach the top document. */
+function watch(root) {
+  if (watched.has(root)) return;
+  watched.add(root);
+  mo.observe(root, MO_OPTS);
+  if (root === doc || hooked.has(root)) return;
+  hooked.add(root);
+  on(root, 'scroll', onScroll); // scroll is not composed: shadow roots and iframes need their own
+  if (root.nodeType === 9) for (const k of ['input', 'change', 'click', 'focusin']) on(root, k, handlers[k]);
 }
 
 /** An attribute's value as recorded: input values masked, event handlers dropped. */
@@ -153,16 +238,55 @@ function inputValue(el, value) {
   return matches(el, UNMASK_SELECTOR) ? value : mask(value);
 }
 
-function snapshot() {
-  emit(E.META, { u: location.href, r: doc.referrer, ti: doc.title, w: innerWidth, h: innerHeight });
-  emit(E.SNAPSHOT, { n: ser(doc), sx: scrollX, sy: scrollY });
+/** A full snapshot; `k` says why one is taken after the page's first ('storm', 'checkpoint'). */
+function snapshot(k) {
+  if (!k) emit(E.META, { u: location.href, r: doc.referrer, ti: doc.title, w: innerWidth, h: innerHeight });
+  sent = new WeakSet();
+  emit(E.SNAPSHOT, { n: ser(doc), sx: scrollX, sy: scrollY, k });
+  adoptLater();
+}
+
+// ------------------------------------------------------------------ stylesheets
+function adoptLater() {
+  const roots = later;
+  later = [];
+  for (const r of roots) adopt(r);
+}
+
+/** Which stylesheets a document or shadow root has adopted; texts not sent since the last snapshot. */
+function adopt(root) {
+  const i = id(root);
+  if (i == null) return;
+  const css = {};
+  const s = Array.from(root.adoptedStyleSheets, (sh) => {
+    let j = id(sh);
+    if (j == null) ids.set(sh, (j = nextId++));
+    if (!sent.has(sh)) {
+      sent.add(sh);
+      try { css[j] = rules(sh); } catch (e) { /* unreadable */ }
+    }
+    return j;
+  });
+  emit(E.ADOPT, { i, s, css });
+}
+
+/** A CSSOM change to a sheet whose owner (element or adopted sheet) the replay knows. */
+function sheetChanged(sh, d) {
+  dirty.add(sh);
+  const i = id(sh.ownerNode || sh);
+  if (i != null) {
+    d.i = i;
+    emit(E.STYLE, d);
+  }
 }
 
 // ------------------------------------------------------------------ mutations
 let pending = [];
 let frame = 0;
+let storming = 0;
 
 function onMutations(records) {
+  if (storming) return;
   pending.push(...records);
   if (!frame) frame = (doc.hidden ? setTimeout : requestAnimationFrame)(processMutations);
 }
@@ -172,49 +296,68 @@ function processMutations() {
   frame = 0;
   const records = pending;
   pending = [];
+  if (records.length > STORM) return degrade();
   const added = new Set();
   const rm = [];
   const at = new Map();
   const tx = new Map();
   for (const r of records) {
-    if (r.type === 'childList') {
-      for (const n of r.removedNodes) if (id(n) != null && id(r.target) != null) rm.push([id(r.target), id(n)]);
-      for (const n of r.addedNodes) added.add(n);
-    } else if (r.type === 'attributes') {
-      const i = id(r.target);
-      if (i == null) continue;
-      const a = at.get(i) || {};
-      const v = r.target.getAttribute(r.attributeName);
-      a[r.attributeName] = v == null ? null : attr(r.target, r.attributeName, v);
-      at.set(i, a);
-    } else if (id(r.target) != null) {
-      tx.set(id(r.target), masked(r.target) ? mask(r.target.data) : r.target.data);
+    const n = r.target;
+    const ty = r.type;
+    if (ty === 'childList') {
+      for (const c of r.removedNodes) if (id(c) != null && id(n) != null) rm.push([id(n), id(c)]);
+      for (const c of r.addedNodes) added.add(c);
+    } else if (ty === 's') {
+      added.add(n); // a shadow root attached after load
+    } else if (id(n) == null) {
+      continue;
+    } else if (ty === 'attributes') {
+      const a = at.get(id(n)) || {};
+      const v = n.getAttribute(r.attributeName);
+      a[r.attributeName] = v == null ? null : attr(n, r.attributeName, v);
+      at.set(id(n), a);
+    } else {
+      tx.set(id(n), masked(n) ? mask(n.data) : n.data);
     }
   }
   // Top-most added nodes still in the document, last first, so that each one's next
   // sibling is already known when the replayer inserts it.
   const tops = [...added].filter((n) => {
     if (!n.isConnected) return false;
-    for (let p = n.parentNode; p; p = p.parentNode) if (added.has(p)) return false;
-    return id(n.parentNode) != null;
+    for (let p = par(n); p; p = par(p)) if (added.has(p)) return false;
+    return id(par(n)) != null;
   });
   tops.sort((a, b) => (a.compareDocumentPosition(b) & 4 ? 1 : -1));
   const ad = [];
   for (const n of tops) {
-    if (n.parentNode && matches(n.parentNode, IGNORE_SELECTOR + ',' + BLOCK_SELECTOR) && n.nodeType !== 1) continue;
+    const p = par(n);
+    if (p.nodeType === 1 && matches(p, IGNORE_SELECTOR + ',' + BLOCK_SELECTOR) && n.nodeType !== 1) continue;
     const s = ser(n, masked(n));
     let next = n.nextSibling;
     while (next && id(next) == null) next = next.nextSibling;
-    if (s) ad.push([id(n.parentNode), next ? id(next) : null, s]);
+    if (s) ad.push([id(p), next ? id(next) : null, s]);
   }
   if (rm.length || ad.length || at.size || tx.size) {
     emit(E.MUTATION, { rm, ad, at: [...at], tx: [...tx] });
   }
+  adoptLater();
+}
+
+/** A storm: stop diffing (the page stays responsive), then resynchronise with a full snapshot. */
+function degrade() {
+  storming = 1;
+  mo.disconnect();
+  watched = new WeakSet();
+  setTimeout(() => {
+    storming = 0;
+    pending = [];
+    if (recording) snapshot('storm');
+  }, STORM_MS);
 }
 
 function masked(n) {
   const el = n.nodeType === 1 ? n : n.parentElement;
-  return !!(el && matches(el, MASK_SELECTOR));
+  return !!(el && (matches(el, MASK_SELECTOR) || typed(el)));
 }
 
 // ------------------------------------------------------------------ interactions
@@ -222,11 +365,12 @@ let mouse = [];
 let mouseStart = 0;
 let lastMouse = 0;
 const lastScroll = new WeakMap();
+let clicks = []; // recent click times, for the rage-click signal of buffer mode
 
-function on(target, type, fn, opts) {
+function on(el, type, fn, opts) {
   const o = Object.assign({ capture: true, passive: true }, opts);
-  target.addEventListener(type, fn, o);
-  teardowns.push(() => target.removeEventListener(type, fn, o));
+  el.addEventListener(type, fn, o);
+  teardowns.push(() => el.removeEventListener(type, fn, o));
 }
 
 function emitMouse() {
@@ -236,12 +380,74 @@ function emitMouse() {
   buffer[buffer.length - 1].ts = mouseStart;
 }
 
-function observe() {
-  const mo = new MutationObserver(onMutations);
-  mo.observe(doc, { childList: true, subtree: true, attributes: true, characterData: true });
-  teardowns.push(() => mo.disconnect());
+function onInput(e) {
+  const el = target(e);
+  const i = id(el);
+  if (i == null || matches(el, IGNORE_SELECTOR)) return;
+  if (el.type === 'checkbox' || el.type === 'radio') emit(E.INPUT, { i, c: el.checked });
+  else if (el.localName === 'select') emit(E.INPUT, { i, s: el.selectedIndex });
+  else if (el.isContentEditable) emit(E.INPUT, { i, v: inputValue(el, el.textContent) });
+  else if ('value' in el) emit(E.INPUT, { i, v: inputValue(el, el.value) });
+}
 
-  on(doc, 'click', (e) => emit(E.CLICK, { i: id(e.target) || 0, x: e.clientX, y: e.clientY }));
+function onScroll(e) {
+  const el = e.target.nodeType === 9 ? e.target : target(e);
+  const t = now();
+  if (t - (lastScroll.get(el) || 0) < SCROLL_MS) return;
+  lastScroll.set(el, t);
+  // The trailing position matters most: record it again after the burst settles.
+  setTimeout(() => scrolled(el), SCROLL_MS);
+  scrolled(el);
+}
+
+function scrolled(el) {
+  if (el === doc) emit(E.SCROLL, { i: 0, x: scrollX, y: scrollY });
+  else if (id(el) != null) {
+    const s = el.scrollingElement || el; // an iframe's document scrolls its root element
+    emit(E.SCROLL, { i: id(el), x: s.scrollLeft, y: s.scrollTop });
+  }
+}
+
+const handlers = {
+  input: onInput,
+  change: onInput,
+  click(e) {
+    const t = now();
+    clicks = clicks.filter((c) => t - c < 1000).concat(t);
+    if (clicks.length >= 3) persist(); // a rage click is a frustration signal
+    emit(E.CLICK, { i: id(target(e)) || 0, x: e.clientX, y: e.clientY });
+  },
+  focusin(e) { emit(E.FOCUS, { i: id(target(e)) || 0 }); },
+};
+
+/** A URL as recorded for network events: absolute, every query value replaced by '*'. */
+function qmask(u) {
+  try {
+    const x = new URL(u, location.href);
+    const q = new URLSearchParams();
+    for (const [k] of x.searchParams) q.append(k, '*');
+    x.search = q;
+    return x.href;
+  } catch (e) {
+    return '';
+  }
+}
+
+const size = (b) => (b == null ? 0 : typeof b === 'string' ? b.length : b.size ?? b.byteLength);
+const body = (b) => (cfg.bodies && typeof b === 'string' ? b.slice(0, MAX_BODY) : undefined);
+
+function net(k, m, u, s, t0, more) {
+  emit(E.NETWORK, Object.assign({ k, m: String(m).toUpperCase(), u: qmask(u), s, d: Math.round(perf() - t0) }, more));
+}
+
+function str(x) {
+  if (x instanceof Error) return x.message;
+  try { return typeof x === 'object' ? JSON.stringify(x) : String(x); } catch (e) { return String(x); }
+}
+
+function observe() {
+  watch(doc);
+  for (const k in handlers) on(doc, k, handlers[k]);
   on(doc, 'mousemove', (e) => {
     const t = now();
     if (t - lastMouse < MOUSE_SAMPLE_MS) return;
@@ -250,25 +456,16 @@ function observe() {
     mouse.push([e.clientX, e.clientY, t - mouseStart]);
     if (mouse.length >= 50) emitMouse();
   });
-  const onInput = (e) => {
-    const el = e.target;
-    const i = id(el);
-    if (i == null || matches(el, IGNORE_SELECTOR)) return;
-    if (el.type === 'checkbox' || el.type === 'radio') emit(E.INPUT, { i, c: el.checked });
-    else if (el.localName === 'select') emit(E.INPUT, { i, s: el.selectedIndex });
-    else if (el.isContentEditable) emit(E.INPUT, { i, v: inputValue(el, el.textContent) });
-    else if ('value' in el) emit(E.INPUT, { i, v: inputValue(el, el.value) });
-  };
-  on(doc, 'input', onInput);
-  on(doc, 'change', onInput);
-  on(doc, 'scroll', (e) => {
-    const el = e.target === doc ? doc : e.target;
-    const t = now();
-    if (t - (lastScroll.get(el) || 0) < SCROLL_MS) return;
-    lastScroll.set(el, t);
-    // The trailing position matters most: record it again after the burst settles.
-    setTimeout(() => scrolled(el), SCROLL_MS);
-    scrolled(el);
+  on(doc, 'scroll', onScroll);
+  on(doc, 'load', (e) => {
+    // A same-origin iframe (re)loaded: its new document replaces the old one in the replay.
+    const f = e.target;
+    if (f.localName !== 'iframe' || id(f) == null) return;
+    try {
+      const d = f.contentDocument;
+      if (d) emit(E.MUTATION, { rm: [], ad: [[id(f), null, ser(d)]], at: [], tx: [] });
+    } catch (err) { /* cross-origin */ }
+    adoptLater();
   });
   let resize = 0;
   on(win, 'resize', () => {
@@ -279,7 +476,7 @@ function observe() {
     emit(E.VISIBILITY, { v: doc.visibilityState });
     if (doc.hidden) flush();
   });
-  on(win, 'pagehide', () => { processMutations(); flush(); carry(); });
+  on(win, 'pagehide', () => { processMutations(); flush(); carry(); worker && worker.postMessage({ op: 'pagehide' }); });
   on(win, 'popstate', () => emit(E.NAVIGATION, { u: location.href, k: 'pop' }));
   on(win, 'hashchange', () => emit(E.NAVIGATION, { u: location.href, k: 'hash' }));
   on(win, 'error', (e) => emit(E.ERROR, { m: String(e.message), s: (e.error && e.error.stack) || '', k: 'error' }));
@@ -292,21 +489,113 @@ function observe() {
     emit(E.NAVIGATION, { u: location.href, k: k === 'pushState' ? 'push' : 'replace' });
     return r;
   });
+  for (const l of ['error', 'warn']) patch(console, l, (orig) => function (...a) {
+    const err = a.find((x) => x instanceof Error);
+    emit(E.ERROR, { k: 'console', l, m: a.map(str).join(' ').slice(0, MAX_BODY), s: (err || new Error()).stack });
+    return orig.apply(this, a);
+  });
+
+  // Shadow roots attached after load; CSSOM changes; adopted stylesheets.
+  patch(Element.prototype, 'attachShadow', (orig) => function (o) {
+    const r = orig.apply(this, arguments);
+    if (o && o.mode === 'open') onMutations([{ type: 's', target: r }]);
+    return r;
+  });
+  const SP = CSSStyleSheet.prototype;
+  patch(SP, 'insertRule', (orig) => function (rule) {
+    const x = orig.apply(this, arguments);
+    sheetChanged(this, { ins: [rule, x] });
+    return x;
+  });
+  patch(SP, 'deleteRule', (orig) => function (x) {
+    orig.apply(this, arguments);
+    sheetChanged(this, { del: x });
+  });
+  patch(SP, 'replaceSync', (orig) => function (c) {
+    orig.apply(this, arguments);
+    sheetChanged(this, { c });
+  });
+  patch(SP, 'replace', (orig) => function (c) {
+    return orig.apply(this, arguments).then((r) => { sheetChanged(this, { c }); return r; });
+  });
+  for (const P of [Document.prototype, ShadowRoot.prototype]) {
+    const d = Object.getOwnPropertyDescriptor(P, 'adoptedStyleSheets');
+    if (!d || !d.set) continue;
+    Object.defineProperty(P, 'adoptedStyleSheets', { ...d, set(v) { d.set.call(this, v); adopt(this); } });
+    teardowns.push(() => Object.defineProperty(P, 'adoptedStyleSheets', d));
+  }
+
+  // Network metadata: method, URL (query values masked), status, timing, sizes.
   patch(win, 'fetch', (orig) => function (input, init) {
-    const t0 = performance.now();
-    const m = ((init && init.method) || (input && input.method) || 'GET').toUpperCase();
-    let u = String((input && input.url) || input);
-    try { u = new URL(u, location.href).href; } catch (e) { /* keep it as given */ }
-    const done = (s, e) => emit(E.NETWORK, { k: 'fetch', m, u, s, d: Math.round(performance.now() - t0), e });
+    const t0 = perf();
+    const m = (init && init.method) || (input && input.method) || 'GET';
+    const u = String((input && input.url) || input);
+    const q = init && init.body;
     const p = orig.apply(this, arguments);
-    p.then((r) => done(r.status), (err) => done(0, String(err)));
+    p.then(async (r) => {
+      const more = { q: size(q), r: +r.headers.get('content-length') || undefined, qb: body(q) };
+      if (cfg.bodies) try { more.rb = body(await r.clone().text()); } catch (e) { /* unreadable */ }
+      net('fetch', m, u, r.status, t0, more);
+    }, (err) => net('fetch', m, u, 0, t0, { e: String(err) }));
     return p;
+  });
+  const XP = XMLHttpRequest.prototype;
+  const xhrs = new WeakMap();
+  patch(XP, 'open', (orig) => function (m, u) {
+    xhrs.set(this, [m, u]);
+    return orig.apply(this, arguments);
+  });
+  patch(XP, 'send', (orig) => function (q) {
+    const x = xhrs.get(this);
+    const t0 = perf();
+    if (x) this.addEventListener('loadend', () => {
+      const text = this.responseType ? undefined : this.responseText;
+      net('xhr', x[0], x[1], this.status, t0, { q: size(q), r: size(text), qb: body(q), rb: body(text) });
+    });
+    return orig.apply(this, arguments);
+  });
+  patch(navigator, 'sendBeacon', (orig) => function (u, q) {
+    const ok = orig.apply(this, arguments);
+    net('beacon', 'POST', u, undefined, perf(), { q: size(q), e: ok ? undefined : 'refused' });
+    return ok;
+  });
+  patch(win, 'WebSocket', (WS) => class extends WS {
+    constructor(u, p) {
+      super(u, p);
+      const t0 = perf();
+      this.n = [0, 0, 0, 0]; // messages in, out; bytes in, out
+      let open = 0;
+      this.addEventListener('open', () => { open = 1; net('ws', 'open', u, 101, t0); });
+      this.addEventListener('message', (e) => { this.n[0]++; this.n[2] += size(e.data) || 0; });
+      this.addEventListener('close', (e) => {
+        const [i, o, r, q] = this.n;
+        net('ws', 'close', u, open ? undefined : 0, t0, { c: e.code, i, o, r, q });
+      });
+    }
+
+    send(d) {
+      this.n[1]++;
+      this.n[3] += size(d) || 0;
+      return super.send(d);
+    }
   });
 }
 
-function scrolled(el) {
-  if (el === doc) emit(E.SCROLL, { i: 0, x: scrollX, y: scrollY });
-  else if (id(el) != null) emit(E.SCROLL, { i: id(el), x: el.scrollLeft, y: el.scrollTop });
+/** Canvas (opt-in, data-canvas = frames per second): each changed canvas as a WebP frame. */
+function canvas() {
+  const last = new WeakMap();
+  const tick = setInterval(() => {
+    for (const c of doc.querySelectorAll('canvas')) {
+      const i = id(c);
+      if (i == null || matches(c, BLOCK_SELECTOR)) continue;
+      try {
+        const d = c.toDataURL('image/webp', 0.6);
+        if (d !== last.get(c)) emit(E.CANVAS, { i, d });
+        last.set(c, d);
+      } catch (e) { /* tainted canvas */ }
+    }
+  }, 1000 / cfg.canvas);
+  teardowns.push(() => clearInterval(tick));
 }
 
 function patch(obj, name, wrap) {
@@ -338,13 +627,18 @@ function startWorker() {
 }
 
 function start() {
-  if (recording || !cfg.key) return;
+  if (recording || !cfg.key || !sampled()) return;
   recording = true;
   touch();
   startWorker();
   const go = () => {
     snapshot();
     observe();
+    if (cfg.canvas > 0) canvas();
+    if (buffering) {
+      const c = setInterval(checkpoint, BUFFER_MS);
+      teardowns.push(() => clearInterval(c));
+    }
     for (const p of plugins) setup(p);
   };
   if (doc.readyState === 'loading') doc.addEventListener('DOMContentLoaded', go, { once: true });
@@ -356,12 +650,15 @@ function stop() {
   processMutations();
   flush();
   recording = false;
+  mo.disconnect();
+  watched = new WeakSet();
+  hooked = new WeakSet();
   while (teardowns.length) teardowns.pop()();
 }
 
 function setup(p) {
   try {
-    const t = p.setup({ emit: (name, props) => emit(E.CUSTOM, { n: `${p.name}:${name}`, p: props }), window: win });
+    const t = p.setup({ emit: (name, props) => emit(E.CUSTOM, { n: `${p.name}:${name}`, p: props || {} }), window: win });
     if (typeof t === 'function') teardowns.push(t);
   } catch (e) { /* a broken plugin must not break the page */ }
 }

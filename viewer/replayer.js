@@ -5,6 +5,7 @@
 const E = {
   META: 0, SNAPSHOT: 1, MUTATION: 2, CLICK: 3, INPUT: 4, SCROLL: 5, MOUSE: 6,
   VIEWPORT: 7, NAVIGATION: 8, ERROR: 9, NETWORK: 10, CUSTOM: 11, VISIBILITY: 12,
+  IDENTIFY: 13, STYLE: 14, ADOPT: 15, FOCUS: 16, CANVAS: 17,
 };
 const POINT = -1; // one mouse position, expanded from a MOUSE event at load time
 const XHTML = 'http://www.w3.org/1999/xhtml';
@@ -43,7 +44,9 @@ export function createReplayer(root, eventsJson) {
   const seekBar = $('seek');
   const playBtn = $('play');
 
-  let nodes = new Map(); // recorded id -> node in the iframe
+  let nodes = new Map(); // recorded id -> node in the iframe (or document, shadow root)
+  let sheets = new Map(); // recorded id of an adopted stylesheet -> its CSS text
+  let after = []; // iframes to fill once they are in a document
   let index = 0; // next event to apply
   let time = 0; // ms since t0 shown now
   let playing = false;
@@ -92,6 +95,15 @@ export function createReplayer(root, eventsJson) {
       case E.NAVIGATION:
         $('url').textContent = ev.u || '';
         break;
+      case E.STYLE:
+        restyle(ev);
+        break;
+      case E.ADOPT:
+        adopt(ev);
+        break;
+      case E.CANVAS:
+        paint(ev);
+        break;
       default:
         break;
     }
@@ -100,11 +112,8 @@ export function createReplayer(root, eventsJson) {
   function rebuild(ev) {
     const doc = frame.contentDocument;
     nodes = new Map();
-    doc.replaceChildren();
-    for (const c of ev.n.c || []) {
-      const n = build(c, doc, null);
-      if (n) doc.appendChild(n);
-    }
+    sheets = new Map();
+    fill(doc, ev.n);
     const meta = lastBefore(events, E.META, events.indexOf(ev));
     if (meta && meta.u && doc.head) {
       const base = doc.createElement('base');
@@ -114,6 +123,29 @@ export function createReplayer(root, eventsJson) {
     frame.contentWindow.scrollTo(ev.sx || 0, ev.sy || 0);
   }
 
+  /** Replace a document's (or shadow root's) children with a recorded node's children. */
+  function fill(target, o) {
+    const doc = target.ownerDocument || target;
+    nodes.set(o.i, target);
+    if (target.adoptedStyleSheets) target.adoptedStyleSheets = [];
+    target.replaceChildren();
+    for (const c of o.c || []) {
+      const n = build(c, doc, null);
+      if (n) {
+        try { target.appendChild(n); } catch (e) { /* a structure the DOM refuses */ }
+      }
+    }
+    settle();
+  }
+
+  /** Fill the iframes built so far, now that they are in a document (nested ones too). */
+  function settle() {
+    while (after.length) {
+      const [el, o] = after.shift();
+      if (el.contentDocument) fill(el.contentDocument, o);
+    }
+  }
+
   function build(o, doc, parentNs) {
     let n;
     if (o.t === 3) n = doc.createTextNode(o.x || '');
@@ -121,24 +153,42 @@ export function createReplayer(root, eventsJson) {
     else if (o.t === 10) n = doc.implementation.createDocumentType(o.n || 'html', '', '');
     else if (o.t === 1) {
       const ns = o.s ? (parentNs && parentNs !== XHTML ? parentNs : o.n === 'math' ? MATHML : SVG) : XHTML;
+      // A same-origin stylesheet inlined by the recorder becomes a <style>: the replay
+      // never fetches it from the recorded site.
+      const tag = o.n === 'link' && o.css != null ? 'style' : o.n;
       try {
-        n = ns === XHTML ? doc.createElement(o.n) : doc.createElementNS(ns, o.n);
+        n = ns === XHTML ? doc.createElement(tag) : doc.createElementNS(ns, tag);
       } catch (e) {
         n = doc.createElement('span');
       }
+      const frameEl = o.n === 'iframe';
       for (const [k, v] of Object.entries(o.a || {})) {
-        if (v == null || /^on/i.test(k)) continue;
+        if (v == null || /^on/i.test(k) || (frameEl && /^(src|srcdoc|sandbox)$/.test(k))) continue;
+        if (tag !== o.n && /^(rel|href)$/.test(k)) continue;
         try { n.setAttribute(k, v); } catch (e) { /* invalid attribute name */ }
       }
-      if (o.css) n.textContent = o.css;
       for (const c of o.c || []) {
         const child = build(c, doc, ns);
         if (child) n.appendChild(child);
       }
+      if (o.css != null) n.textContent = o.css;
       if (o.a && 'value' in o.a && 'value' in n && o.a.value != null) n.value = o.a.value;
+      if (o.sr) shadow(n, o.sr);
+      if (o.f) after.push([n, o.f]);
     } else return null;
     nodes.set(o.i, n);
     return n;
+  }
+
+  /** Give an element an open shadow root built from a recorded one. */
+  function shadow(host, o) {
+    let root = host.shadowRoot;
+    try {
+      root = root || host.attachShadow({ mode: 'open' });
+    } catch (e) {
+      return; // an element that cannot host a shadow root
+    }
+    fill(root, o);
   }
 
   function mutate(ev) {
@@ -150,22 +200,30 @@ export function createReplayer(root, eventsJson) {
     for (const [p, next, o] of ev.ad || []) {
       const parent = nodes.get(p);
       if (!parent) continue;
-      const n = build(o, doc, parent.namespaceURI);
+      if (o.t === 11) { shadow(parent, o); continue; } // a shadow root attached after load
+      if (o.t === 9) { // a same-origin iframe loaded a new document
+        if (parent.contentDocument) fill(parent.contentDocument, o);
+        continue;
+      }
+      const n = build(o, parent.ownerDocument || doc, parent.namespaceURI);
       if (!n) continue;
       const ref = next == null ? null : nodes.get(next);
       try {
         parent.insertBefore(n, ref && ref.parentNode === parent ? ref : null);
       } catch (e) { /* a structure the DOM refuses (e.g. two <html>): skip it */ }
+      settle();
     }
     for (const [i, attrs] of ev.at || []) {
       const el = nodes.get(i);
       if (!el || !el.setAttribute) continue;
       for (const [k, v] of Object.entries(attrs)) {
-        if (/^on/i.test(k)) continue;
+        if (/^on/i.test(k) || (el.localName === 'iframe' && /^(src|srcdoc|sandbox)$/.test(k))) continue;
         try {
           if (v == null) el.removeAttribute(k);
           else el.setAttribute(k, v);
           if (k === 'value' && 'value' in el) el.value = v ?? '';
+          if (k === 'checked') el.checked = v != null;
+          if (k === 'selected') el.selected = v != null;
         } catch (e) { /* invalid attribute name */ }
       }
     }
@@ -173,6 +231,62 @@ export function createReplayer(root, eventsJson) {
       const n = nodes.get(i);
       if (n) n.data = x;
     }
+  }
+
+  /** A CSSOM change: to a <style>/<link> element's sheet, or to an adopted stylesheet. */
+  function restyle(ev) {
+    const owner = nodes.get(ev.i);
+    const sheet = owner ? owner.sheet : null;
+    try {
+      if (sheet) {
+        if (ev.ins) sheet.insertRule(ev.ins[0], ev.ins[1]);
+        if (ev.del != null) sheet.deleteRule(ev.del);
+        if (ev.c != null) owner.textContent = ev.c;
+      } else if (sheets.has(ev.i) && ev.c != null) {
+        sheets.get(ev.i).text = ev.c;
+        for (const s of sheets.get(ev.i).made.values()) s.replaceSync(ev.c);
+      } else if (sheets.has(ev.i)) {
+        for (const s of sheets.get(ev.i).made.values()) {
+          if (ev.ins) s.insertRule(ev.ins[0], ev.ins[1]);
+          if (ev.del != null) s.deleteRule(ev.del);
+        }
+      }
+    } catch (e) { /* a rule this browser refuses */ }
+  }
+
+  /** A document or shadow root adopted stylesheets: one constructed sheet per window. */
+  function adopt(ev) {
+    for (const [k, text] of Object.entries(ev.css || {})) sheets.set(Number(k), { text, made: new Map() });
+    const root = nodes.get(ev.i);
+    if (!root) return;
+    const view = (root.ownerDocument || root).defaultView;
+    if (!view) return;
+    const list = [];
+    for (const k of ev.s || []) {
+      const s = sheets.get(k);
+      if (!s) continue;
+      if (!s.made.has(view)) {
+        const sheet = new view.CSSStyleSheet();
+        try { sheet.replaceSync(s.text); } catch (e) { /* unparsable */ }
+        s.made.set(view, sheet);
+      }
+      list.push(s.made.get(view));
+    }
+    try { root.adoptedStyleSheets = list; } catch (e) { /* not adoptable here */ }
+  }
+
+  /** One recorded canvas frame (opt-in on the site), drawn once decoded. */
+  function paint(ev) {
+    const el = nodes.get(ev.i);
+    if (!el || !el.getContext) return;
+    const img = new Image();
+    img.onload = () => {
+      const ctx = el.getContext('2d');
+      if (!ctx) return;
+      ctx.clearRect(0, 0, el.width, el.height);
+      ctx.drawImage(img, 0, 0, el.width, el.height);
+    };
+    img.src = ev.d;
   }
 
   // ---------------------------------------------------------------- presentation
