@@ -217,6 +217,7 @@ def build(public_key: str) -> None:
     # The recorder: the main-thread shim (budgeted) and its worker.
     esbuild("recorder/shim.js", SITE / "sightline.js", "iife")
     esbuild("recorder/worker.js", SITE / "sightline-worker.js", "esm")
+    esbuild("recorder/banner.js", SITE / "sightline-banner.js", "iife")  # consent banner helper
     # Recorder plugins, each its own script tag after sightline.js (docs/events.md).
     for plugin in sorted((ROOT / "recorder" / "plugins").glob("*.js")):
         esbuild(f"recorder/plugins/{plugin.name}", SITE / "plugins" / plugin.name, "iife")

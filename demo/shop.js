@@ -1,4 +1,4 @@
-// The demo shop's own behaviour: a cart in localStorage and a consent banner.
+// The demo shop's own behaviour: a cart in localStorage (the consent banner is sightline-banner.js).
 const PRODUCTS = [
   { id: 'lamp', name: 'Desk lamp', price: 39, color: '#f4c542' },
   { id: 'mug', name: 'Coffee mug', price: 12, color: '#e8684a' },
@@ -52,15 +52,4 @@ function checkout() {
   };
 }
 
-function consentBanner() {
-  if (!window.Sightline || localStorage.getItem('sl-consent') !== null) return;
-  const bar = document.createElement('div');
-  bar.id = 'consent';
-  bar.innerHTML = '<p>May we record this visit to improve the shop? Personal data is masked on your device.</p>'
-    + '<button id="consent-yes">Allow</button><button id="consent-no" class="secondary">No thanks</button>';
-  document.body.append(bar);
-  bar.querySelector('#consent-yes').onclick = () => { Sightline.consent(true); bar.remove(); };
-  bar.querySelector('#consent-no').onclick = () => { Sightline.consent(false); bar.remove(); };
-}
-
-count(); products(); cartTable(); checkout(); consentBanner();
+count(); products(); cartTable(); checkout();

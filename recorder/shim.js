@@ -10,6 +10,7 @@
 // bodies, opt-in).
 
 import { EventType as E, SKIP_TAGS, MASK_SELECTOR, BLOCK_SELECTOR, IGNORE_SELECTOR, UNMASK_SELECTOR } from './protocol.js';
+import { signal, remembered, remember, forget, indicator, dropDatabase, visitor } from './consent.js';
 
 const win = window;
 const doc = document;
@@ -32,6 +33,7 @@ const early = Array.isArray(win.Sightline) ? win.Sightline : (win.Sightline && w
 
 // ------------------------------------------------------------------ state
 let recording = false;
+let observing = false; // the page is loaded and observed (plugins are set up from then on)
 let worker = null;
 let buffer = []; // events not yet posted to the worker
 let kept = []; // buffer mode: the events of the previous checkpoint interval
@@ -113,7 +115,8 @@ function checkpoint() {
 function persist() {
   if (!buffering) return;
   buffering = false;
-  buffer = kept.concat(buffer);
+  // One META per page in what is persisted: the latest checkpoint's only when it is the first.
+  buffer = kept.length ? kept.concat(buffer.filter((e) => e.t !== E.META)) : buffer;
   kept = [];
   flush();
 }
@@ -240,7 +243,7 @@ function inputValue(el, value) {
 
 /** A full snapshot; `k` says why one is taken after the page's first ('storm', 'checkpoint'). */
 function snapshot(k) {
-  if (!k) emit(E.META, { u: location.href, r: doc.referrer, ti: doc.title, w: innerWidth, h: innerHeight });
+  if (k !== 'storm') emit(E.META, { u: location.href, r: doc.referrer, ti: doc.title, w: innerWidth, h: innerHeight });
   sent = new WeakSet();
   emit(E.SNAPSHOT, { n: ser(doc), sx: scrollX, sy: scrollY, k });
   adoptLater();
@@ -632,6 +635,7 @@ function start() {
   touch();
   startWorker();
   const go = () => {
+    observing = true;
     snapshot();
     observe();
     if (cfg.canvas > 0) canvas();
@@ -648,12 +652,12 @@ function start() {
 function stop() {
   if (!recording) return;
   processMutations();
-  flush();
-  recording = false;
+  while (teardowns.length) teardowns.pop()(); // plugins may emit a last event here
   mo.disconnect();
   watched = new WeakSet();
   hooked = new WeakSet();
-  while (teardowns.length) teardowns.pop()();
+  flush();
+  recording = observing = false;
 }
 
 function setup(p) {
@@ -663,27 +667,52 @@ function setup(p) {
   } catch (e) { /* a broken plugin must not break the page */ }
 }
 
-function consentGiven() {
-  try { return localStorage.getItem('sl-consent'); } catch (e) { return null; }
+// ------------------------------------------------------------------ consent (recorder/consent.js, docs/privacy.md)
+let unindicate = null;
+
+/** Start if nothing forbids it; the indicator and the hybrid visitor id come with it. */
+function begin() {
+  if (signal()) return false; // Global Privacy Control / Do Not Track: a refusal
+  start();
+  if (recording && cfg.indicator != null && !unindicate) unindicate = indicator(cfg.indicator, () => api.optOut());
+  if (recording && cfg.link != null) emit(E.IDENTIFY, { vid: visitor(rid) }); // hybrid mode, opt-in
+  return recording;
+}
+
+function end() {
+  stop();
+  if (unindicate) unindicate();
+  unindicate = null;
 }
 
 const api = {
-  /** Give (true) or refuse (false) consent; remembered for this site. */
+  /** Give (true) or refuse (false) consent, remembered for this site. Returns whether it records. */
   consent(yes) {
-    try { localStorage.setItem('sl-consent', yes ? '1' : '0'); } catch (e) { /* ignore */ }
-    yes ? start() : stop();
+    if (!yes || signal()) {
+      if (!yes) remember('0');
+      end();
+      return false;
+    }
+    remember('1');
+    return begin();
   },
-  /** Stop at once and delete everything kept on this device. */
+  /** Stop at once and delete everything kept on this device; resolves once it is gone. */
   optOut() {
-    stop();
-    try { localStorage.setItem('sl-consent', '0'); sessionStorage.removeItem('sl-sid'); } catch (e) { /* ignore */ }
-    if (worker) worker.postMessage({ op: 'purge' });
+    end();
+    remember('0');
+    if (worker) worker.terminate(); // its IndexedDB connection closes with it
+    worker = null;
+    buffer = [];
+    kept = [];
+    unacked.clear();
+    forget(['sl-sid', 'sl-carry', 'sl-vid']);
+    return dropDatabase();
   },
   identify(user) { emit(E.IDENTIFY, { u: String(user) }); },
   track(name, props) { emit(E.CUSTOM, { n: String(name), p: props || {} }); },
   use(plugin) {
     plugins.push(plugin);
-    if (recording) setup(plugin);
+    if (observing) setup(plugin);
   },
   stop,
   /** Post what is buffered; resolves when the worker has sent everything it holds. */
@@ -698,9 +727,18 @@ const api = {
     });
   },
   get session() { return { sid, pid, recording }; },
+  /** The visitor's decision ('1', '0' or null), the browser's refusal signal ('gpc', 'dnt' or null), and whether it records. */
+  get privacy() { return { consent: remembered(), signal: signal(), recording }; },
 };
 win.Sightline = api;
 
-const mode = cfg.consent || 'required';
-if (consentGiven() === '1' || (mode === 'granted' && consentGiven() !== '0')) start();
+const given = remembered();
+if (given === '1' || (cfg.consent === 'granted' && given !== '0')) begin();
+// A decision taken in another tab of the site applies here at once.
+win.addEventListener('storage', (e) => {
+  if (e.key !== 'sl-consent' || e.newValue !== '0') return;
+  end();
+  if (worker) worker.terminate(); // lets an opt-out's database deletion go through
+  worker = null;
+});
 for (const [m, ...a] of early) if (typeof api[m] === 'function') api[m](...a);
