@@ -1,0 +1,142 @@
+"""Throttling, sampling, buffer mode, storm degradation, custom events and plugins, in real Chromium."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from recording import TAP, of_type, open_recorded, replay, taken
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=30_000)
+
+META, SNAPSHOT, MUTATION, CLICK, MOUSE, ERROR, CUSTOM = 0, 1, 2, 3, 6, 9, 11
+
+# A gamepad the page can see: navigator.getGamepads() reads window.__pads (headless
+# Chromium has no gamepad hardware; the plugin's polling and events are what is tested).
+FAKE_PAD = """
+window.__pads = [];
+navigator.getGamepads = () => window.__pads;
+window.plugPad = () => {
+  window.__pads = [{ index: 0, id: 'Test pad', buttons: [{ pressed: false }, { pressed: false }], axes: [0, 0] }];
+  dispatchEvent(new Event('gamepadconnected'));
+};
+"""
+
+
+@pytest.fixture
+def viewer(browser):
+    p = browser.new_page(viewport={"width": 1400, "height": 1000})
+    yield p
+    p.close()
+
+
+def test_track_use_and_shipped_plugins(page: Page, site_url):
+    """Sightline.track, Sightline.use and the gamepad and vitals plugins emit namespaced custom events."""
+    page.add_init_script(FAKE_PAD)
+    open_recorded(page, site_url + "/tests/html/plugins.html")
+    page.evaluate("""() => {
+      Sightline.track('signup', { plan: 'pro' });
+      Sightline.use({ name: 'broken', setup() { throw new Error('bad plugin'); } });
+      Sightline.use({ name: 'demo', setup({ emit }) { emit('hello', { n: 1 }); return () => emit('bye'); } });
+      plugPad();
+    }""")
+    page.wait_for_function("Sightline.flush() && __sl.some(e => e.n === 'gamepad:connect')")
+    page.evaluate("__pads[0].buttons[1].pressed = true; __pads[0].axes[0] = 0.5")
+    page.wait_for_function("Sightline.flush() && __sl.some(e => e.n === 'gamepad:axes')")
+    page.evaluate("__pads[0].buttons[1].pressed = false")
+    page.wait_for_function("Sightline.flush() && __sl.some(e => e.n === 'gamepad:button' && e.p.v === 0)")
+    page.evaluate("__pads = []")
+    page.wait_for_function("Sightline.flush() && __sl.some(e => e.n === 'gamepad:disconnect')")
+    page.evaluate("() => { const t = performance.now(); while (performance.now() - t < 120); }")  # a long task
+    page.wait_for_function("Sightline.flush() && __sl.some(e => e.n === 'vitals:longtask' && e.p.v >= 100)")
+    page.evaluate("Sightline.stop()")
+    custom = [(e["n"], e["p"]) for e in of_type(taken(page), CUSTOM)]
+    assert ("early", {"from": "queue"}) in custom and ("signup", {"plan": "pro"}) in custom
+    assert ("demo:hello", {"n": 1}) in custom and ("demo:bye", {}) in custom
+    assert not any(n.startswith("broken") for n, _ in custom)
+    pad = [(n, p) for n, p in custom if n.startswith("gamepad:")]
+    assert pad[0] == ("gamepad:connect", {"g": 0, "id": "Test pad", "b": 2, "a": 2})
+    assert ("gamepad:button", {"g": 0, "b": 1, "v": 1}) in pad and ("gamepad:button", {"g": 0, "b": 1, "v": 0}) in pad
+    assert ("gamepad:axes", {"g": 0, "a": [0.5, 0]}) in pad and pad[-1] == ("gamepad:disconnect", {"g": 0})
+    assert any(n == "vitals:longtask" and p["v"] >= 100 for n, p in custom)
+
+
+def test_mutations_coalesced_and_mouse_sampled(page: Page, site_url):
+    """Many DOM changes in one frame make one MUTATION event; mouse moves are sampled."""
+    open_recorded(page, site_url + "/tests/html/storm.html")
+    taken(page)
+    page.evaluate("burst()")
+    page.wait_for_function("Sightline.flush() && __sl.some(e => e.t === 2)")
+    muts = of_type(taken(page), MUTATION)
+    assert len(muts) == 1 and len(muts[0]["at"]) == 100
+    for k in range(200):
+        page.mouse.move(k * 3, 200 + k)
+    points = sum(len(e["p"]) for e in of_type(taken(page), MOUSE))
+    assert 1 <= points < 100
+
+
+def test_storm_degrades_to_snapshots(page: Page, viewer, site_url):
+    """Under a mutation storm the recorder drops diffs and resynchronises with full snapshots."""
+    open_recorded(page, site_url + "/tests/html/storm.html")
+    page.evaluate("""() => {
+      window.__gaps = [];
+      let last = performance.now();
+      const tick = () => { const t = performance.now(); __gaps.push(t - last); last = t; if (!window.__stop) requestAnimationFrame(tick); };
+      requestAnimationFrame(tick);
+    }""")
+    frames = page.evaluate("storm(2500)")
+    expect(page.locator("#state")).to_contain_text("calm again")
+    page.wait_for_timeout(1500)  # the storm's last resynchronising snapshot (STORM_MS = 1000)
+    events = taken(page)
+    storms = [e for e in of_type(events, SNAPSHOT) if e.get("k") == "storm"]
+    assert storms, "no resynchronising snapshot"
+    assert frames > 10
+    assert max((len(e["at"]) for e in of_type(events, MUTATION)), default=0) < 3000
+    frame = replay(viewer, site_url, events)
+    expect(frame.locator("#state")).to_contain_text("calm again")
+    assert frame.locator("#grid span").count() == 4000
+    assert frame.locator("#grid span").last.inner_text() == "last"
+    live = page.evaluate("[...grid.children].slice(0, 50).map(s => s.style.background).join()")
+    assert frame.locator("#grid").evaluate("g => [...g.children].slice(0, 50).map(s => s.style.background).join()") == live
+
+
+def test_buffer_mode_persists_on_error(page: Page, viewer, site_url):
+    """data-buffer keeps the last seconds in memory and persists them only when an error happens."""
+    open_recorded(page, site_url + "/tests/html/buffer.html")
+    for _ in range(2):
+        page.click("#inc")
+    page.wait_for_timeout(2600)  # more than two checkpoints (data-buffer="1": every second)
+    page.click("#inc")
+    page.evaluate("Sightline.flush()")
+    assert page.evaluate("__sl.length") == 0  # nothing reached the worker yet
+    page.evaluate("setTimeout(() => { throw new Error('buffered boom'); })")
+    page.wait_for_function("__sl.some(e => e.t === 9)")
+    events = taken(page)
+    assert events[0]["t"] == META and events[1]["t"] == SNAPSHOT and events[1]["k"] == "checkpoint"
+    assert len(of_type(events, META)) == 1 and len(of_type(events, CLICK)) == 1  # older clicks dropped
+    assert events[-1]["t"] == ERROR or of_type(events, ERROR)
+    frame = replay(viewer, site_url, events)
+    expect(frame.locator("#n")).to_have_text("3")
+    # After the error the recorder goes on normally.
+    page.click("#inc")
+    page.wait_for_function("Sightline.flush() && __sl.filter(e => e.t === 3).length === 2")
+
+
+def test_rage_click_persists_buffer(page: Page, site_url):
+    """Three quick clicks (a frustration signal) also persist the buffer."""
+    open_recorded(page, site_url + "/tests/html/buffer.html")
+    page.evaluate("Sightline.flush()")
+    assert page.evaluate("__sl.length") == 0
+    page.click("#inc", click_count=3)
+    page.wait_for_function("Sightline.flush() && __sl.filter(e => e.t === 3).length >= 3")
+
+
+def test_session_sample_rate(page: Page, site_url):
+    """data-sample="0" records nothing; the shim still offers its API."""
+    page.add_init_script(TAP)
+    page.goto(site_url + "/tests/html/unsampled.html")
+    page.wait_for_function("window.Sightline && Sightline.session")
+    page.evaluate("Sightline.track('x')")
+    assert page.evaluate("Sightline.session.recording") is False
+    assert page.evaluate("() => { Sightline.flush(); return __sl.length; }") == 0
