@@ -231,7 +231,8 @@ def build(public_key: str) -> None:
         shutil.copy2(cache / file_name, pyo / file_name)
     # py_core as one archive, without the server-only parts.
     with zipfile.ZipFile(SITE / "py_core.zip", "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted((ROOT / "py_core").rglob("*.py")):
+        core = ROOT / "py_core"  # the modules, and the exported models (plain JSON arrays)
+        for path in sorted([*core.rglob("*.py"), *(core / "models").glob("*.json")]):
             rel = path.relative_to(ROOT)
             if rel.parts[1] in ("collector", "cli.py"):
                 continue

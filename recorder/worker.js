@@ -99,6 +99,7 @@ function boot() {
     const t0 = performance.now();
     const { loadPyodide } = await import(cfg.base + 'pyodide/pyodide.mjs');
     const py = await loadPyodide({ indexURL: cfg.base + 'pyodide/' });
+    await py.loadPackage('numpy'); // py_core's insights score sessions with numpy (no scikit-learn here)
     const zip = await fetch(cfg.base + 'py_core.zip');
     if (!zip.ok) throw new Error(`py_core.zip: HTTP ${zip.status}`);
     py.unpackArchive(await zip.arrayBuffer(), 'zip');
