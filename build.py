@@ -104,6 +104,21 @@ def ensure_chromium() -> str | None:
     return None
 
 
+def ensure_postgresql() -> None:
+    """Debian's PostgreSQL server binaries, for the PostgreSQL store tests (which start their own server)."""
+    import glob
+
+    if glob.glob("/usr/lib/postgresql/*/bin/initdb") or shutil.which("initdb"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get") and Path("/etc/debian_version").exists():
+        log("installing Debian's postgresql (apt-get) for the PostgreSQL store tests")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        run(["apt-get", "update", "-qq"], env=env)
+        run(["apt-get", "install", "-y", "-qq", "postgresql"], env=env)
+        return
+    log("PostgreSQL server binaries are missing and this is not root on Debian: the PostgreSQL tests will skip")
+
+
 def pyodide_lock() -> dict:
     return json.loads((NODE_MODULES / "pyodide" / "pyodide-lock.json").read_text())
 
@@ -310,6 +325,7 @@ browser never sends to the server. Ctrl-C stops.
 
 def cmd_test(args: argparse.Namespace) -> int:
     chromium = setup()
+    ensure_postgresql()
     build(demo_keys()["public"])
     env = dict(os.environ)
     if chromium:

@@ -2,6 +2,7 @@
 
     sightline keygen --out team.key
     sightline serve --db .sightline/sightline.db --key team.key --site site/ --demo
+    sightline serve --db postgresql://sightline@db.internal/sightline --only-key team.pub
     sightline sessions --url http://127.0.0.1:8000 --token T
     sightline decrypt --key team.key --url http://127.0.0.1:8000 --token T --session SID
     sightline analyze --key team.key --file envelopes.json
@@ -23,6 +24,8 @@ from typing import Any, Sequence
 __all__ = ["load_envelope_file", "fetch_session", "main", "merge_events", "session_events"]
 
 TOKEN_ENV = "SIGHTLINE_TOKEN"
+DB_ENV = "SIGHTLINE_DB"
+DEFAULT_DB = ".sightline/sightline.db"
 
 
 class CLIError(Exception):
@@ -187,40 +190,78 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rate(text: str) -> tuple[float, int] | None:
+    """``RATE/BURST`` (e.g. ``20/200``) or ``off`` -> ``(rate, burst)`` or None."""
+    if text.strip().lower() == "off":
+        return None
+    rate, sep, burst = text.partition("/")
+    try:
+        value = (float(rate), int(burst))
+    except ValueError:
+        value = None
+    if not sep or value is None or not (value[0] > 0 and value[1] >= 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected RATE/BURST (e.g. 20/200) or off")
+    return value
+
+
+def _db_display(target: str) -> str:
+    from py_core.collector.postgres import _redact
+
+    return _redact(target)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from py_core import keys
-    from py_core.collector.app import DEFAULT_RATE_LIMIT, create_app
-    from py_core.collector.store import SQLiteStore
+    from py_core.collector.app import create_app
+    from py_core.collector.store import StoreError, open_store
 
     token = _token(args, required=False)
     generated = not token
     token = token or secrets.token_urlsafe(24)
-    if args.key:
+    for path in args.key or ():
         try:
-            kid, public = keys.load_public(args.key)
+            kid, public = keys.load_public(path)
         except (OSError, ValueError) as exc:
             raise CLIError(f"cannot load key: {exc}") from None
         print(f"kid     {kid}")
         print(f"public  {keys.b64u_encode(public)}")
+    kids = None
+    if args.only_key:
+        try:
+            kids = [keys.load_public(path)[0] for path in args.only_key]
+        except (OSError, ValueError) as exc:
+            raise CLIError(f"cannot load --only-key: {exc}") from None
     if args.site and not Path(args.site).is_dir():
         raise CLIError(f"--site {args.site}: not a directory")
-    store = SQLiteStore(args.db)
+    db = args.db or os.environ.get(DB_ENV) or DEFAULT_DB
+    try:
+        store = open_store(db)
+    except StoreError as exc:
+        raise CLIError(str(exc)) from None
     try:
         app = create_app(
             store,
             token=token,
             site_dir=args.site,
-            cors_origins=tuple(args.cors_origin or ("*",)),
+            cors_origins=tuple(args.cors_origin or (() if args.cors_origin_regex else ("*",))),
+            cors_origin_regex=args.cors_origin_regex,
+            max_body=args.max_body,
             demo=args.demo,
-            rate_limit=None if args.no_rate_limit else DEFAULT_RATE_LIMIT,
+            rate_limit=None if args.no_rate_limit else args.rate_limit,
+            site_rate_limit=None if args.no_rate_limit else args.site_rate_limit,
+            kids=kids,
         )
         if generated:
             print(f"token   {token}  (generated; set ${TOKEN_ENV} to keep one)")
-        print(f"db      {args.db}")
+        print(f"db      {_db_display(db)}")
+        if kids:
+            print(f"accepts {', '.join(kids)}")
         print(f"serving http://{args.host}:{args.port}/", flush=True)
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False)
+        proxy = {"proxy_headers": True, "forwarded_allow_ips": args.forwarded_allow_ips} if args.forwarded_allow_ips else {
+            "proxy_headers": False}
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False, **proxy)
     finally:
         store.close()
     return 0
@@ -252,6 +293,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sightline`` command."""
+    from py_core.collector.app import DEFAULT_RATE_LIMIT, DEFAULT_SITE_RATE_LIMIT
+    from py_core.envelope import MAX_ENVELOPE_BYTES as MAX_BODY
+
+    def rate_text(limit: tuple[float, int]) -> str:
+        return f"{limit[0]:g}/{limit[1]}"
+
     parser = argparse.ArgumentParser(prog="sightline", description="Privacy-first session recorder: keys, collector, decryption.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -261,15 +308,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser("serve", help="run the collector (stores sealed envelopes)")
-    p.add_argument("--db", default=".sightline/sightline.db", metavar="PATH", help="SQLite database (default: %(default)s)")
-    p.add_argument("--key", metavar="PATH", help="key file, only to print its kid and public key")
+    p.add_argument("--db", metavar="PATH|URL",
+                   help=f"SQLite database path or postgresql://user@host/db URL (default: ${DB_ENV}, else {DEFAULT_DB})")
+    p.add_argument("--key", action="append", metavar="PATH", help="key file, only to print its kid and public key (repeatable)")
+    p.add_argument("--only-key", action="append", metavar="PATH",
+                   help="accept only envelopes sealed to this key (key file, public part is enough; repeatable)")
     p.add_argument("--token", help=f"read token (default: ${TOKEN_ENV}, else generated and printed)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--site", metavar="DIR", help="static site to serve at /")
     p.add_argument("--demo", action="store_true", help="serve the demo shop API under /demo/api/")
     p.add_argument("--cors-origin", action="append", metavar="ORIGIN", help="allowed origin (repeatable; default: *)")
-    p.add_argument("--no-rate-limit", action="store_true", help="do not rate-limit ingest per client address")
+    p.add_argument("--cors-origin-regex", metavar="REGEX", help="allowed origins as a regular expression (full match)")
+    p.add_argument("--rate-limit", type=_rate, default=rate_text(DEFAULT_RATE_LIMIT), metavar="RATE/BURST",
+                   help="ingest limit per client address, envelopes/s and burst, or off (default: %(default)s)")
+    p.add_argument("--site-rate-limit", type=_rate, default=rate_text(DEFAULT_SITE_RATE_LIMIT), metavar="RATE/BURST",
+                   help="ingest limit per site key (kid), or off (default: %(default)s)")
+    p.add_argument("--no-rate-limit", action="store_true", help="turn both rate limits off")
+    p.add_argument("--max-body", type=int, default=MAX_BODY, metavar="BYTES", help="largest ingest body (default: %(default)s)")
+    p.add_argument("--forwarded-allow-ips", metavar="IPS",
+                   help="behind a reverse proxy: trust X-Forwarded-For from these addresses (comma list or *)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)
 

@@ -40,6 +40,7 @@ __all__ = [
     "VERSION",
     "Envelope",
     "EnvelopeError",
+    "check_enc",
     "decode_payload",
     "encode_payload",
     "header_info",
@@ -83,6 +84,7 @@ ERROR_CODES = (
     "unknown_kid",
     "tampered",
     "bad_payload",
+    "forged",
 )
 
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -304,6 +306,29 @@ def decode_payload(data: bytes, *, limit: int = MAX_PAYLOAD_BYTES) -> dict:
     if not isinstance(obj, dict):
         raise EnvelopeError("bad_payload", f"payload must be an object, got {_json_type(obj)}")
     return obj
+
+
+_PROBE_KEY = None
+
+
+def check_enc(env: Envelope) -> None:
+    """Refuse an envelope no HPKE sender can have made: ``enc`` is a low-order X25519 point.
+
+    Every X25519 agreement with a low-order point yields the all-zero secret, which RFC 9180
+    (section 7.1.4) says recipients must reject, so such an envelope could never open. The
+    collector checks this without any private key: a probe key's agreement with ``enc``
+    fails exactly for those points. Raises ``EnvelopeError("forged")``. CPython only.
+    """
+    global _PROBE_KEY
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+    if _PROBE_KEY is None:
+        _PROBE_KEY = X25519PrivateKey.generate()
+    enc = b64u_decode(env.ct[:44])[:ENC_SIZE]
+    try:
+        _PROBE_KEY.exchange(X25519PublicKey.from_public_bytes(enc))
+    except ValueError:
+        raise EnvelopeError("forged", "enc is a low-order X25519 point; no HPKE sender makes that") from None
 
 
 def _suite():

@@ -97,6 +97,29 @@ def collector(site_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for this test run (tests/postgres_server.py); skips only if
+    Debian's postgresql is missing and cannot be installed."""
+    from postgres_server import PostgresServer, ensure_binaries
+
+    bindir, reason = ensure_binaries()
+    if bindir is None:
+        pytest.skip(reason)
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request, tmp_path) -> str:
+    """Where a collector store lives (`sightline serve --db`): a SQLite path, or a fresh
+    database on the test run's PostgreSQL server. Tests using it run once per backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store" / "sightline.db")
+    return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture(scope="session")
 def site_url(collector) -> str:
     """Base URL of the built site/, served by the collector."""
     return collector.url

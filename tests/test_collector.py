@@ -1,4 +1,8 @@
-"""The collector (py_core.collector): ingest, reads, CORS, limits, storage, a real server."""
+"""The collector app (py_core.collector.app): ingest, reads, CORS, limits, OpenAPI, a real server.
+
+Tests that take `store` run once on SQLite and once on a real PostgreSQL (conftest's
+`store_target`); storage itself is tested in test_store.py.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +23,8 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from py_core import envelope, keys
-from py_core.collector.app import RateLimiter, create_app
-from py_core.collector.store import SQLiteStore
+from py_core.collector.app import RateLimiter, TokenCheck, create_app
+from py_core.collector.store import SQLiteStore, open_store
 
 TOKEN = "test-token-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -32,8 +36,8 @@ def pair():
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "db" / "sightline.db")
+def store(store_target):
+    s = open_store(store_target)
     yield s
     s.close()
 
@@ -182,7 +186,59 @@ def test_rate_limiter_refills_and_prunes():
     assert len(limiter._buckets) <= 10
 
 
+def test_site_rate_limit_is_per_kid(pair):
+    """Past a site key's burst its envelopes get 429 naming the site key; other keys still pass."""
+    other = keys.generate()
+    with TestClient(create_app(SQLiteStore(":memory:"), token=TOKEN, rate_limit=None, site_rate_limit=(0.01, 2))) as c:
+        assert [c.post("/v1/ingest", json=seal(pair, seq=i)).status_code for i in range(2)] == [201, 201]
+        r = c.post("/v1/ingest", json=seal(pair, seq=2))
+        assert r.status_code == 429 and "site key" in r.json()["detail"] and int(r.headers["retry-after"]) >= 1
+        assert c.post("/v1/ingest", json=seal(other, seq=3)).status_code == 201
+
+
+def test_only_configured_kids_are_accepted(pair):
+    """With kids configured, an envelope sealed to any other key is a 403 unknown_kid and is not stored."""
+    store = SQLiteStore(":memory:")
+    stranger = keys.generate()
+    with TestClient(create_app(store, token=TOKEN, rate_limit=None, kids=[pair.kid])) as c:
+        assert c.post("/v1/ingest", json=seal(pair)).status_code == 201
+        r = c.post("/v1/ingest", json=seal(stranger))
+        assert r.status_code == 403 and r.json()["error"] == "unknown_kid" and stranger.kid in r.json()["detail"]
+    assert store.count() == 1
+    with pytest.raises(ValueError):
+        create_app(store, token=TOKEN, kids=["short"])
+
+
+@pytest.mark.parametrize("enc", [bytes(32), b"\x01" + bytes(31), bytes.fromhex("ec" + "ff" * 30 + "7f"),
+                                 bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")])
+def test_low_order_enc_is_rejected_as_forged(client, store, pair, enc):
+    """A ct whose enc is a low-order X25519 point cannot come from HPKE: 400 forged, not stored."""
+    env = seal(pair)
+    sealed = keys.b64u_decode(env["ct"])
+    r = client.post("/v1/ingest", json={**env, "ct": keys.b64u_encode(enc + sealed[32:])})
+    assert r.status_code == 400 and r.json()["error"] == "forged" and store.count() == 0
+
+
 # --- reads ---------------------------------------------------------------------------
+
+
+def test_token_check_is_exact_for_any_length_and_bytes():
+    """TokenCheck accepts exactly the configured tokens (several for rotation), whatever the length or bytes."""
+    check = TokenCheck(["first-token", "second-token-longer"])
+    assert check(b"first-token") and check(b"second-token-longer")
+    for wrong in (b"", b"first-toke", b"first-tokenX", b"FIRST-TOKEN", b"second-token-longe", b"\xff" * 11, b"x" * 10_000):
+        assert not check(wrong)
+    assert not check.__dict__.get("tokens") and all(len(d) == 32 for d in check._digests)  # digests only
+    for bad in ("", [], [""], [None]):
+        with pytest.raises(ValueError):
+            TokenCheck(bad)
+
+
+def test_several_read_tokens_work_side_by_side(store):
+    """create_app takes several tokens (rotation): each reads, anything else is 401."""
+    with TestClient(create_app(store, token=["old-token", "new-token"], rate_limit=None)) as c:
+        for token, status in (("old-token", 200), ("new-token", 200), ("old-token new-token", 401), ("new", 401)):
+            assert c.get("/v1/sessions", headers={"Authorization": f"Bearer {token}"}).status_code == status
 
 
 def test_reads_need_the_bearer_token(client):
@@ -277,59 +333,76 @@ def test_static_site_and_demo_routes(tmp_path, store, pair):
         assert c.get("/demo/api/products").status_code == 404 and c.get("/").status_code == 404
 
 
+def test_openapi_document_served_and_extensible(store):
+    """GET /v1/openapi.json describes every /v1 route; extra routes and their docs plug in before the site."""
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def notes(request):
+        if not request.app.state.token_check.request_ok(request):
+            return JSONResponse({"error": "unauthorized", "detail": ""}, status_code=401)
+        return JSONResponse({"count": request.app.state.store.count()})
+
+    extra = {"/v1/notes": {"get": {"operationId": "notes", "responses": {"200": {"description": "notes"}}}}}
+    app = create_app(store, token=TOKEN, rate_limit=None, extra_routes=[Route("/v1/notes", notes)], extra_openapi=extra)
+    with TestClient(app) as c:
+        doc = c.get("/v1/openapi.json").json()
+        assert doc["openapi"].startswith("3.1") and doc["paths"]["/v1/notes"] == extra["/v1/notes"]
+        routes = {r.path for r in app.routes if hasattr(r, "methods")}
+        assert {p for p in doc["paths"]} == routes
+        assert set(doc["paths"]["/v1/ingest"]["post"]["responses"]) >= {"200", "201", "400", "403", "409", "413", "429", "503"}
+        assert c.get("/v1/notes").status_code == 401
+        assert c.get("/v1/notes", headers=AUTH).json() == {"count": 0}
+
+
+def test_cors_origin_regex(store, pair):
+    """cors_origin_regex allows matching origins only."""
+    app = create_app(store, token=TOKEN, cors_origins=(), cors_origin_regex=r"https://([a-z]+\.)?shop\.example",
+                     rate_limit=None)
+    with TestClient(app) as c:
+        for origin, allowed in (("https://eu.shop.example", True), ("https://shop.example", True),
+                                ("https://shop.example.evil", False), ("http://shop.example", False)):
+            r = c.post("/v1/ingest", json=seal(pair), headers={"Origin": origin})
+            assert r.status_code == 201 and (r.headers.get("access-control-allow-origin") == origin) == allowed
+
+
 def test_create_app_requires_a_token(store):
     """An empty token is refused at construction."""
     with pytest.raises(ValueError):
         create_app(store, token="")
 
 
-def test_store_failure_is_503_not_500(store, pair):
-    """A storage error answers 503 store_unavailable (retryable), never a 500."""
+def test_store_failure_is_503_not_500(pair):
+    """A storage error answers 503 store_unavailable with Retry-After (retryable), for writes and reads."""
     class Broken:
         def put(self, env, received):
             raise sqlite3.OperationalError("disk I/O error")
 
+        sessions = session = put
+
     with TestClient(create_app(Broken(), token=TOKEN, rate_limit=None)) as c:
-        r = c.post("/v1/ingest", json=seal(pair))
-        assert r.status_code == 503 and r.json()["error"] == "store_unavailable"
+        for r in (c.post("/v1/ingest", json=seal(pair)), c.get("/v1/sessions", headers=AUTH),
+                  c.get("/v1/sessions/sess-0001", headers=AUTH)):
+            assert r.status_code == 503 and r.json()["error"] == "store_unavailable" and r.headers["retry-after"] == "5"
 
 
-# --- storage -----------------------------------------------------------------------------
+def test_postgres_going_away_is_503_then_recovers(postgres, pair):
+    """With its PostgreSQL connections killed, ingest answers 503 or stores; a retry then stores once."""
+    import psycopg
 
-
-def test_sqlite_store_is_wal_full_and_durable_across_reopen(tmp_path, pair):
-    """SQLiteStore uses WAL and synchronous=FULL; data survives closing and reopening."""
-    path = tmp_path / "s.db"
-    s = SQLiteStore(path)
-    assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert s._db.execute("PRAGMA synchronous").fetchone()[0] == 2
-    env = envelope.validate(seal(pair))
-    assert s.put(env, 123) == "stored" and s.put(env, 456) == "duplicate"
-    s.close()
-    s = SQLiteStore(path)
-    assert s.session(env.sid) == [{**env.to_dict(), "received": 123}]
-    assert s.sessions()[0]["envelopes"] == 1 and s.session("sess-none") == []
-    s.close()
-    cols = [row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(envelopes)")]
-    assert cols == ["id", "sid", "pid", "seq", "ts", "kid", "ct", "received", "size"]
-
-
-def test_sqlite_store_is_thread_safe(store, pair):
-    """Concurrent puts from many threads store every envelope exactly once."""
-    envs = [envelope.validate(seal(pair, seq=i)) for i in range(40)]
-    results: list[str] = []
-
-    def worker(chunk):
-        for env in chunk:
-            results.append(store.put(env, 1))
-            results.append(store.put(env, 2))
-
-    threads = [threading.Thread(target=worker, args=(envs[i::8],)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results.count("stored") == 40 and results.count("duplicate") == 40 and store.count() == 40
+    url = postgres.new_database()
+    s = open_store(url)
+    try:
+        with TestClient(create_app(s, token=TOKEN, rate_limit=None), raise_server_exceptions=False) as c:
+            assert c.post("/v1/ingest", json=seal(pair)).status_code == 201
+            with psycopg.connect(postgres.url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'sightline'")
+            env = seal(pair, seq=1)
+            codes = [c.post("/v1/ingest", json=env).status_code for _ in range(3)]
+            assert codes[0] in (201, 503) and 201 in codes and set(codes) <= {200, 201, 503}
+            assert s.count() == 2
+    finally:
+        s.close()
 
 
 # --- never a 500 -----------------------------------------------------------------------------

@@ -1,24 +1,29 @@
 """The collector: a Starlette app that stores sealed envelopes it cannot read.
 
-Routes (see docs/envelope.md):
+Routes (see docs/envelope.md and docs/collector.md):
 
 - ``POST /v1/ingest``: one envelope JSON; open to the world (CORS), validated,
-  size-limited, rate-limited per client address, stored once per id.
-- ``GET /v1/sessions``, ``GET /v1/sessions/{sid}``: behind ``Authorization: Bearer``.
-- ``GET /v1/health``.
-- optional demo API (``/demo/api/...``) and a static site mounted at ``/``.
+  size-limited, rate-limited per client address and per site key (``kid``), stored
+  once per id.
+- ``GET /v1/sessions``, ``GET /v1/sessions/{sid}``: behind ``Authorization: Bearer``,
+  compared in constant time.
+- ``GET /v1/health``, ``GET /v1/openapi.json`` (py_core/collector/openapi.py).
+- routes of extension modules (``extra_routes``), the optional demo API
+  (``/demo/api/...``) and a static site mounted at ``/``, in that order.
 
-No input produces a 500: every rejection is a 4xx JSON body ``{"error", "detail"}``.
+No input produces a 500: every rejection is a 4xx JSON body ``{"error", "detail"}``;
+storage trouble is a retryable 503.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import re
 import threading
 import time
-from typing import Iterable
+from typing import Iterable, Mapping, Sequence
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -27,18 +32,21 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from py_core import envelope
+from py_core.collector import openapi
 from py_core.collector.store import Store
 
-__all__ = ["RateLimiter", "create_app"]
+__all__ = ["DEFAULT_RATE_LIMIT", "DEFAULT_SITE_RATE_LIMIT", "RateLimiter", "TokenCheck", "create_app"]
 
 log = logging.getLogger("sightline.collector")
 
 DEFAULT_MAX_BODY = envelope.MAX_ENVELOPE_BYTES
 #: Default ingest rate limit per client address: (envelopes per second, burst).
 DEFAULT_RATE_LIMIT = (20.0, 200)
+#: Default ingest rate limit per site key (``kid``): (envelopes per second, burst).
+DEFAULT_SITE_RATE_LIMIT = (500.0, 5000)
 _SID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _DIGITS = re.compile(r"[0-9]+")
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -55,7 +63,7 @@ class _Reject(Exception):
 
 
 class RateLimiter:
-    """Token bucket per key (client address): ``rate`` tokens per second, up to ``burst``."""
+    """Token bucket per key (client address, site key): ``rate`` tokens per second, up to ``burst``."""
 
     def __init__(self, rate: float, burst: int, *, max_keys: int = 100_000, clock=time.monotonic):
         if rate <= 0 or burst < 1:
@@ -86,6 +94,35 @@ class RateLimiter:
         if len(self._buckets) >= self.max_keys:  # still full: drop the oldest half
             for key, _ in sorted(self._buckets.items(), key=lambda kv: kv[1][1])[: self.max_keys // 2]:
                 del self._buckets[key]
+
+
+class TokenCheck:
+    """Checks a presented bearer token in constant time.
+
+    Both sides are hashed with SHA-256 first and the digests compared with
+    :func:`hmac.compare_digest`, so the time taken depends neither on how many leading
+    characters match nor on the token's length. Several tokens may be valid at once
+    (rotation); every one is compared, whatever matches.
+    """
+
+    def __init__(self, tokens: str | Iterable[str]):
+        tokens = [tokens] if isinstance(tokens, str) else list(tokens)
+        if not tokens or not all(isinstance(t, str) and t for t in tokens):
+            raise ValueError("a non-empty read token is required")
+        self._digests = [hashlib.sha256(t.encode("utf-8")).digest() for t in tokens]
+
+    def __call__(self, presented: bytes) -> bool:
+        """True if ``presented`` (raw header bytes) is one of the tokens."""
+        digest = hashlib.sha256(presented).digest()
+        ok = False
+        for known in self._digests:
+            ok |= hmac.compare_digest(digest, known)
+        return ok
+
+    def request_ok(self, request: Request) -> bool:
+        """True if ``request`` carries ``Authorization: Bearer <a valid token>``."""
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        return self(value.strip().encode("utf-8", "surrogateescape")) and scheme.lower() == "bearer"
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -124,55 +161,83 @@ def _client_key(request: Request) -> str:
 def create_app(
     store: Store,
     *,
-    token: str,
+    token: str | Iterable[str],
     site_dir: str | None = None,
     cors_origins: Iterable[str] = ("*",),
+    cors_origin_regex: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     demo: bool = False,
     rate_limit: tuple[float, int] | None = DEFAULT_RATE_LIMIT,
+    site_rate_limit: tuple[float, int] | None = DEFAULT_SITE_RATE_LIMIT,
+    kids: Iterable[str] | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+    extra_openapi: Mapping[str, dict] | None = None,
 ) -> Starlette:
-    """Build the collector app around ``store``; reads require ``token``.
+    """Build the collector app around ``store``; reads require ``token`` (or one of several).
 
-    ``rate_limit`` is ``(per_second, burst)`` per client address for ingest, or None.
-    Behind a reverse proxy every client shares the proxy's address: rate-limit there.
+    - ``rate_limit`` is ``(per_second, burst)`` per client address for ingest, or None.
+      The address is the TCP peer; behind a reverse proxy run uvicorn with
+      ``--forwarded-allow-ips`` (``sightline serve --forwarded-allow-ips``) so it is the
+      visitor's, or rate-limit at the proxy.
+    - ``site_rate_limit`` is the same per site key (the envelope's ``kid``), or None.
+    - ``kids``: if given, only envelopes sealed to these key ids are accepted (403
+      ``unknown_kid`` otherwise), so nobody can fill the store under made-up keys.
+    - ``cors_origins`` / ``cors_origin_regex``: origins whose pages may call the API.
+    - ``extra_routes``: Starlette routes of extension modules (e.g. team features), added
+      after the /v1 routes and before the demo API and the static site;
+      ``extra_openapi`` documents them (merged into ``paths`` of /v1/openapi.json). They
+      can reach ``request.app.state.store`` and check reads with
+      ``request.app.state.token_check.request_ok(request)``.
     """
-    if not isinstance(token, str) or not token:
-        raise ValueError("a non-empty read token is required")
-    token_bytes = token.encode("utf-8")
+    token_check = TokenCheck(token)
     limiter = RateLimiter(*rate_limit) if rate_limit else None
+    site_limiter = RateLimiter(*site_rate_limit) if site_rate_limit else None
+    accepted_kids = frozenset(kids) if kids is not None else None
+    if accepted_kids is not None and not all(isinstance(k, str) and len(k) == 16 for k in accepted_kids):
+        raise ValueError("kids must be 16-character key ids")
+    api_doc = openapi.spec(extra_openapi)
 
     def authorized(request: Request) -> bool:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        given = value.strip().encode("utf-8", "surrogateescape")
-        return scheme.lower() == "bearer" and hmac.compare_digest(given, token_bytes)
+        return token_check.request_ok(request)
 
     def unauthorized() -> JSONResponse:
         return _error(401, "unauthorized", "send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
 
+    def rate_limited(limiter: RateLimiter, key: str, what: str) -> JSONResponse | None:
+        allowed, wait = limiter.allow(key)
+        if allowed:
+            return None
+        return _error(429, "rate_limited", f"too many envelopes from this {what}; retry later",
+                      {"Retry-After": str(max(1, int(wait + 0.999)))})
+
+    def unavailable(what: str) -> JSONResponse:
+        log.exception("store failure while %s", what)
+        return _error(503, "store_unavailable", f"could not {what}; retry later", {"Retry-After": "5"})
+
     async def ingest(request: Request) -> Response:
         if request.method == "OPTIONS":
             return Response(status_code=204, headers={"Allow": "POST, OPTIONS"})
-        if limiter is not None:
-            allowed, wait = limiter.allow(_client_key(request))
-            if not allowed:
-                return _error(429, "rate_limited", "too many envelopes; retry later",
-                              {"Retry-After": str(max(1, int(wait + 0.999)))})
+        if limiter is not None and (refused := rate_limited(limiter, _client_key(request), "client address")):
+            return refused
         try:
             body = await _read_body(request, max_body)
             env = envelope.parse(body)
+            envelope.check_enc(env)
         except _Reject as exc:
             return _error(exc.status, exc.code, exc.detail)
         except ClientDisconnect:
             return _error(400, "bad_request", "client disconnected")
         except envelope.EnvelopeError as exc:
             return _error(413 if exc.code == "too_large" else 400, exc.code, exc.detail)
+        if accepted_kids is not None and env.kid not in accepted_kids:
+            return _error(403, "unknown_kid", f"this collector does not accept envelopes sealed to kid {env.kid}")
+        if site_limiter is not None and (refused := rate_limited(site_limiter, env.kid, "site key")):
+            return refused
         received = int(time.time() * 1000)
         try:
             result = await run_in_threadpool(store.put, env, received)
         except Exception:  # storage trouble is ours, not the client's: 503, retryable
-            log.exception("storing envelope %s failed", env.id)
-            return _error(503, "store_unavailable", "could not store the envelope; retry later",
-                          {"Retry-After": "5"})
+            return unavailable("store the envelope")
         if result == "conflict":
             return _error(409, "id_conflict", f"id {env.id} is already stored with different content")
         duplicate = result == "duplicate"
@@ -189,14 +254,20 @@ def create_app(
             return _error(400, "bad_query", "limit and offset must be integers")
         if not (1 <= limit <= 10_000 and 0 <= offset <= 2**62):
             return _error(400, "bad_query", "limit must be 1..10000 and offset >= 0")
-        rows = await run_in_threadpool(store.sessions, limit, offset)
+        try:
+            rows = await run_in_threadpool(store.sessions, limit, offset)
+        except Exception:
+            return unavailable("list sessions")
         return JSONResponse({"sessions": rows}, headers=_NO_STORE)
 
     async def session(request: Request) -> Response:
         if not authorized(request):
             return unauthorized()
         sid = request.path_params["sid"]
-        rows = await run_in_threadpool(store.session, sid) if _SID.fullmatch(sid) else []
+        try:
+            rows = await run_in_threadpool(store.session, sid) if _SID.fullmatch(sid) else []
+        except Exception:
+            return unavailable("read the session")
         if not rows:
             return _error(404, "unknown_session", "no envelopes for this session id")
         return JSONResponse({"sid": sid, "envelopes": rows}, headers=_NO_STORE)
@@ -204,11 +275,16 @@ def create_app(
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True}, headers=_NO_STORE)
 
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(api_doc)
+
     routes = [
         Route("/v1/health", health, methods=["GET"]),
+        Route("/v1/openapi.json", openapi_json, methods=["GET"]),
         Route("/v1/ingest", ingest, methods=["POST", "OPTIONS"]),
         Route("/v1/sessions", sessions, methods=["GET"]),
         Route("/v1/sessions/{sid}", session, methods=["GET"]),
+        *extra_routes,
     ]
     if demo:
         from py_core.collector.demo import routes as demo_routes
@@ -235,6 +311,7 @@ def create_app(
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(cors_origins),
+                allow_origin_regex=cors_origin_regex,
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["Content-Type", "Authorization"],
                 max_age=86400,
@@ -243,5 +320,5 @@ def create_app(
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
     app.state.store = store
-    app.state.token = token
+    app.state.token_check = token_check
     return app

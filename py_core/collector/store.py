@@ -1,7 +1,11 @@
-"""Envelope storage for the collector: a small protocol and its SQLite implementation.
+"""Envelope storage for the collector: a small protocol, its SQLite implementation, and
+:func:`open_store`, which picks a backend from a path or URL.
 
 The store keeps envelopes as opaque data: the clear header fields it needs to list and
 order sessions, the ciphertext text, the server receive time and the sealed size.
+Backends: :class:`SQLiteStore` (embedded default, WAL) and
+:class:`py_core.collector.postgres.PostgresStore` (``postgresql://`` URLs). Both pass the
+same test suite (``tests/test_store.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Literal, Protocol
 
 from py_core.envelope import VERSION, Envelope
 
-__all__ = ["PutResult", "SQLiteStore", "Store"]
+__all__ = ["PutResult", "SQLiteStore", "Store", "StoreError", "open_store"]
 
 PutResult = Literal["stored", "duplicate", "conflict"]
 
@@ -35,6 +39,25 @@ CREATE INDEX IF NOT EXISTS envelopes_sid ON envelopes (sid, ts, pid, seq);
 """
 
 
+class StoreError(RuntimeError):
+    """A store that cannot be opened (bad URL, server unreachable, missing driver)."""
+
+
+def open_store(target: str | os.PathLike) -> "Store":
+    """A store for ``target``: a ``postgresql://`` (or ``postgres://``) URL, else a SQLite path."""
+    text = str(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        from py_core.collector.postgres import PostgresStore
+
+        return PostgresStore(text)
+    if "://" in text:
+        raise StoreError(f"unsupported store URL scheme in {text.split('://')[0]!r}: use a SQLite path or postgresql://")
+    try:
+        return SQLiteStore(text)
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot open SQLite database {text}: {exc}") from None
+
+
 class Store(Protocol):
     """What the collector needs from storage. Implementations must be thread-safe."""
 
@@ -46,6 +69,9 @@ class Store(Protocol):
 
     def session(self, sid: str) -> list[dict]:
         """Envelope objects of one session plus ``received``, ordered by (ts, pid, seq); [] if unknown."""
+
+    def count(self) -> int:
+        """Number of stored envelopes."""
 
     def close(self) -> None:
         """Release resources."""

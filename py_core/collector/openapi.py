@@ -1,0 +1,164 @@
+"""The OpenAPI 3.1 description of the collector's ``/v1/`` API, served at ``GET /v1/openapi.json``.
+
+Written by hand from the contract in ``docs/envelope.md`` (the envelope schema is built
+from the constants in :mod:`py_core.envelope`, so limits stay in step). The fuzz suite
+(``tests/test_fuzz_collector.py``) loads it from a running collector and checks every
+answer against it. An extension module adds its own paths with ``create_app(...,
+extra_openapi={"/v1/...": {...}})``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Mapping
+
+from py_core import envelope
+
+__all__ = ["spec"]
+
+_ERROR = {
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string", "description": "stable machine code (docs/envelope.md)"},
+        "detail": {"type": "string", "description": "human-readable explanation"},
+    },
+}
+_ID = "^[A-Za-z0-9_-]{16,64}$"
+_SID = "^[A-Za-z0-9_-]{8,64}$"
+_ENVELOPE = {
+    "type": "object",
+    "description": "Envelope format v1 (docs/envelope.md): one HPKE-sealed batch.",
+    "additionalProperties": False,
+    "required": list(envelope.FIELDS),
+    "properties": {
+        "v": {"type": "integer", "const": envelope.VERSION},
+        "id": {"type": "string", "pattern": _ID},
+        "kid": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+        "sid": {"type": "string", "pattern": _SID},
+        "pid": {"type": "string", "pattern": _SID},
+        "seq": {"type": "integer", "minimum": 0, "maximum": envelope.MAX_SEQ},
+        "ts": {"type": "integer", "minimum": 0, "maximum": envelope.MAX_TS},
+        "ct": {"type": "string", "pattern": "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$", "minLength": 64,
+               "maxLength": envelope.MAX_CT_CHARS,
+               "description": "base64url (no padding) of enc || ciphertext"},
+    },
+}
+_STORED = {**copy.deepcopy(_ENVELOPE), "description": "A stored envelope plus its server receive time."}
+_STORED["properties"]["received"] = {"type": "integer", "minimum": 0, "description": "server time, ms"}
+_STORED["required"] = [*envelope.FIELDS, "received"]
+_SUMMARY = {
+    "type": "object",
+    "required": ["sid", "first_ts", "last_ts", "envelopes", "bytes", "pages"],
+    "additionalProperties": False,
+    "properties": {
+        "sid": {"type": "string", "pattern": _SID},
+        "first_ts": {"type": "integer"}, "last_ts": {"type": "integer"},
+        "envelopes": {"type": "integer", "minimum": 1}, "bytes": {"type": "integer", "minimum": 0},
+        "pages": {"type": "integer", "minimum": 1},
+    },
+}
+
+
+def _json(schema_ref: str, description: str, headers: Mapping | None = None) -> dict:
+    out = {"description": description,
+           "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+    if headers:
+        out["headers"] = dict(headers)
+    return out
+
+
+def _err(description: str, headers: Mapping | None = None) -> dict:
+    return _json("Error", description, headers)
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+_UNAUTHORIZED = _err("missing or wrong bearer token",
+                     {"WWW-Authenticate": {"schema": {"type": "string", "const": "Bearer"}}})
+_UNAVAILABLE = _err("storage trouble; retry later", _RETRY_AFTER)
+
+
+def spec(extra_paths: Mapping[str, dict] | None = None) -> dict:
+    """The OpenAPI document (a fresh dict each call); ``extra_paths`` are merged into ``paths``."""
+    ingest_ok = {"type": "object", "required": ["ok", "id", "duplicate"], "additionalProperties": False,
+                 "properties": {"ok": {"const": True}, "id": {"type": "string", "pattern": _ID},
+                                "duplicate": {"type": "boolean"}}}
+    paths: dict = {
+        "/v1/health": {"get": {
+            "operationId": "health", "summary": "Liveness", "security": [],
+            "responses": {"200": _json("Ok", "the collector is up")},
+        }},
+        "/v1/ingest": {
+            "post": {
+                "operationId": "ingest", "security": [],
+                "summary": "Store one sealed envelope (open to the world; validated, size- and rate-limited)",
+                "description": "Any Content-Type is accepted (sendBeacon sends text/plain). Re-sending the "
+                               "same envelope is safe: it is stored once and acknowledged as a duplicate.",
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
+                }},
+                "responses": {
+                    "201": _json("IngestOk", "stored"),
+                    "200": _json("IngestOk", "already stored with the same content (duplicate: true)"),
+                    "400": _err("malformed envelope: bad_json, not_object, bad_version, bad_field:<name>, "
+                                "unknown_field:<name>, forged, bad_request"),
+                    "403": _err("unknown_kid: this collector accepts only the configured keys"),
+                    "409": _err("id_conflict: the id is stored with different content"),
+                    "413": _err("too_large: the body or ct is over the limit"),
+                    "429": _err("rate_limited (per client address or per site key)", _RETRY_AFTER),
+                    "503": _UNAVAILABLE,
+                },
+            },
+            "options": {
+                "operationId": "ingestOptions", "security": [], "summary": "CORS preflight / allowed methods",
+                "responses": {"204": {"description": "no content; Allow: POST, OPTIONS"},
+                              "200": {"description": "CORS preflight answer"},
+                              "400": {"description": "CORS preflight refused (origin, method or header not allowed)"}},
+            },
+        },
+        "/v1/sessions": {"get": {
+            "operationId": "listSessions", "summary": "Sessions, newest first (team only)",
+            "parameters": [
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+            ],
+            "responses": {"200": _json("SessionList", "session summaries"), "400": _err("bad_query"),
+                          "401": _UNAUTHORIZED, "503": _UNAVAILABLE},
+        }},
+        "/v1/sessions/{sid}": {"get": {
+            "operationId": "getSession", "summary": "A session's envelopes as received (team only)",
+            "parameters": [{"name": "sid", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _json("Session", "the envelopes, ordered by (ts, pid, seq)"),
+                          "401": _UNAUTHORIZED, "404": _err("unknown_session"), "503": _UNAVAILABLE},
+        }},
+        "/v1/openapi.json": {"get": {
+            "operationId": "openapi", "summary": "This document", "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }},
+    }
+    for path, item in (extra_paths or {}).items():
+        paths.setdefault(path, {}).update(copy.deepcopy(item))
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Sightline collector", "version": "1",
+                 "description": "Stores HPKE-sealed session envelopes it cannot read. See docs/envelope.md."},
+        "paths": paths,
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "the read token given to `sightline serve`"}},
+            "schemas": {
+                "Error": _ERROR,
+                "Ok": {"type": "object", "required": ["ok"], "properties": {"ok": {"const": True}}},
+                "Envelope": copy.deepcopy(_ENVELOPE),
+                "StoredEnvelope": copy.deepcopy(_STORED),
+                "IngestOk": ingest_ok,
+                "SessionSummary": copy.deepcopy(_SUMMARY),
+                "SessionList": {"type": "object", "required": ["sessions"], "properties": {
+                    "sessions": {"type": "array", "items": {"$ref": "#/components/schemas/SessionSummary"}}}},
+                "Session": {"type": "object", "required": ["sid", "envelopes"], "properties": {
+                    "sid": {"type": "string", "pattern": _SID},
+                    "envelopes": {"type": "array", "items": {"$ref": "#/components/schemas/StoredEnvelope"}}}},
+            },
+        },
+    }

@@ -1,0 +1,129 @@
+"""PostgreSQL envelope store, for sites that outgrow one machine's SQLite file.
+
+    store = PostgresStore("postgresql://sightline@db.internal/sightline")
+
+Same contract as :class:`py_core.collector.store.SQLiteStore` (and the same test
+suite): one row per envelope, ``id`` as primary key, stored once. Several collector
+processes may share one database; the schema is created on first use under an advisory
+lock. Text columns use the ``"C"`` collation so orderings match SQLite's byte order.
+
+Durability: every ``put`` is its own committed transaction, with the server's default
+``synchronous_commit = on``; the collector answers 201 only after the commit returns.
+
+Needs ``psycopg`` (3.x) and ``psycopg_pool``: ``pip install 'sightline[postgres]'``.
+"""
+
+from __future__ import annotations
+
+from py_core.collector.store import PutResult, StoreError
+from py_core.envelope import VERSION, Envelope
+
+__all__ = ["PostgresStore"]
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sightline_envelopes (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    sid TEXT COLLATE "C" NOT NULL,
+    pid TEXT COLLATE "C" NOT NULL,
+    seq INTEGER NOT NULL,
+    ts BIGINT NOT NULL,
+    kid TEXT COLLATE "C" NOT NULL,
+    ct TEXT NOT NULL,
+    received BIGINT NOT NULL,
+    size INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sightline_envelopes_sid ON sightline_envelopes (sid, ts, pid, seq);
+CREATE TABLE IF NOT EXISTS sightline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+# Serializes schema creation across collector processes sharing a database.
+_SCHEMA_LOCK = 0x51_6874_6C6E  # "Sightln"
+
+
+def _redact(url: str) -> str:
+    """``url`` without its password, for messages."""
+    head, sep, tail = url.partition("://")
+    creds, at, host = tail.rpartition("@")
+    if not at:
+        return url
+    user = creds.split(":", 1)[0]
+    return f"{head}{sep}{user}:***@{host}" if ":" in creds else url
+
+
+class PostgresStore:
+    """Envelope store on PostgreSQL through a psycopg connection pool (thread-safe).
+
+    ``pool_size`` bounds the connections this process opens; ``timeout`` is how long a
+    request waits for one (then the collector answers 503, retryable).
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10, timeout: float = 10.0):
+        try:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+        except ImportError as exc:
+            raise StoreError(f"the PostgreSQL backend needs psycopg and psycopg_pool: pip install 'sightline[postgres]' ({exc})") from None
+        self.url = url
+        self._psycopg = psycopg
+        self._pool = ConnectionPool(url, min_size=1, max_size=max(1, pool_size), timeout=timeout,
+                                    kwargs={"autocommit": True}, open=False, name="sightline")
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                conn.execute(_SCHEMA)
+                conn.execute("INSERT INTO sightline_meta VALUES ('schema_version', %s) ON CONFLICT (key) DO NOTHING",
+                             (str(SCHEMA_VERSION),))
+                row = conn.execute("SELECT value FROM sightline_meta WHERE key = 'schema_version'").fetchone()
+        except Exception as exc:
+            self._pool.close()
+            raise StoreError(f"cannot open PostgreSQL store {_redact(url)}: {exc}") from None
+        if row[0] != str(SCHEMA_VERSION):
+            self._pool.close()
+            raise StoreError(f"database schema version {row[0]} is not {SCHEMA_VERSION}")
+
+    def put(self, env: Envelope, received: int) -> PutResult:
+        """Insert unless the id exists; compare content when it does."""
+        row = (env.id, env.sid, env.pid, env.seq, env.ts, env.kid, env.ct, received, env.sealed_size)
+        with self._pool.connection() as conn:
+            cur = conn.execute(
+                "INSERT INTO sightline_envelopes VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                " ON CONFLICT (id) DO NOTHING RETURNING id", row)
+            if cur.fetchone() is not None:
+                return "stored"
+            existing = conn.execute(
+                "SELECT sid, pid, seq, ts, kid, ct FROM sightline_envelopes WHERE id = %s", (env.id,)
+            ).fetchone()
+        same = existing == (env.sid, env.pid, env.seq, env.ts, env.kid, env.ct)
+        return "duplicate" if same else "conflict"
+
+    def sessions(self, limit: int = 1000, offset: int = 0) -> list[dict]:
+        """Session summaries, newest (by last client ts) first."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT sid, MIN(ts), MAX(ts), COUNT(*), SUM(size)::bigint, COUNT(DISTINCT pid)"
+                " FROM sightline_envelopes GROUP BY sid ORDER BY MAX(ts) DESC, sid LIMIT %s OFFSET %s",
+                (limit, offset),
+            ).fetchall()
+        keys = ("sid", "first_ts", "last_ts", "envelopes", "bytes", "pages")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def session(self, sid: str) -> list[dict]:
+        """All envelopes of a session as received, plus ``received`` (server ms)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, kid, sid, pid, seq, ts, ct, received FROM sightline_envelopes"
+                " WHERE sid = %s ORDER BY ts, pid, seq, id",
+                (sid,),
+            ).fetchall()
+        keys = ("id", "kid", "sid", "pid", "seq", "ts", "ct", "received")
+        return [{"v": VERSION, **dict(zip(keys, row))} for row in rows]
+
+    def count(self) -> int:
+        """Number of stored envelopes."""
+        with self._pool.connection() as conn:
+            return conn.execute("SELECT COUNT(*) FROM sightline_envelopes").fetchone()[0]
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._pool.close()

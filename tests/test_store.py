@@ -1,0 +1,182 @@
+"""Envelope stores (py_core.collector.store, .postgres): one suite, run on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from py_core import envelope, keys
+from py_core.collector.store import SQLiteStore, StoreError, open_store
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return keys.generate()
+
+
+@pytest.fixture
+def store(store_target):
+    s = open_store(store_target)
+    yield s
+    s.close()
+
+
+def env_of(pair, sid="sess-0001", pid="page_0001", seq=0, ts=1_700_000_000_000, payload=None):
+    return envelope.validate(envelope.seal(payload or {"events": [{"t": 3, "ts": ts}]}, pair.public,
+                                           sid=sid, pid=pid, seq=seq, ts=ts))
+
+
+def test_put_stores_once_then_duplicate_then_conflict(store, pair):
+    """put answers stored, then duplicate for the same content, conflict for other content under the id."""
+    env = env_of(pair)
+    assert store.put(env, 10) == "stored" and store.put(env, 11) == "duplicate"
+    other = env_of(pair, seq=1)
+    forged = envelope.Envelope(**{**other.to_dict(), "id": env.id})
+    assert store.put(forged, 12) == "conflict"
+    assert store.count() == 1 and store.session(env.sid) == [{**env.to_dict(), "received": 10}]
+
+
+def test_sessions_summary_order_and_paging(store, pair):
+    """sessions() counts envelopes, bytes and pages; newest last_ts first, ties by sid in byte order."""
+    sent = [env_of(pair, "sess-old1", "page_a001", 0, 1000), env_of(pair, "sess-old1", "page_a001", 1, 2000),
+            env_of(pair, "sess-old1", "page_b001", 0, 3000), env_of(pair, "sess-new1", "page_c001", 0, 5000),
+            env_of(pair, "sess-Tie1", "page_d001", 0, 3000), env_of(pair, "sess-tie1", "page_e001", 0, 3000)]
+    for env in sent:
+        assert store.put(env, 1) == "stored"
+    rows = store.sessions()
+    assert [r["sid"] for r in rows] == ["sess-new1", "sess-Tie1", "sess-old1", "sess-tie1"]
+    old = rows[2]
+    assert old == {"sid": "sess-old1", "first_ts": 1000, "last_ts": 3000, "envelopes": 3,
+                   "bytes": sum(e.sealed_size for e in sent[:3]), "pages": 2}
+    assert all(type(v) is int for r in rows for k, v in r.items() if k != "sid")
+    assert [r["sid"] for r in store.sessions(limit=2, offset=1)] == ["sess-Tie1", "sess-old1"]
+    assert store.sessions(limit=5, offset=10) == []
+
+
+def test_session_orders_by_ts_pid_seq_and_keeps_bytes(store, pair):
+    """session() returns each envelope exactly as stored, ordered by (ts, pid, seq, id), plus received."""
+    sent = [env_of(pair, pid="page_b001", seq=0, ts=2000), env_of(pair, pid="page_a001", seq=1, ts=2000),
+            env_of(pair, pid="page_a001", seq=0, ts=2000), env_of(pair, pid="page_a001", seq=2, ts=1000),
+            env_of(pair, pid="page_B001", seq=0, ts=2000)]
+    for i, env in enumerate(sent):
+        store.put(env, 100 + i)
+    got = store.session("sess-0001")
+    assert [(e["ts"], e["pid"], e["seq"]) for e in got] == [
+        (1000, "page_a001", 2), (2000, "page_B001", 0), (2000, "page_a001", 0), (2000, "page_a001", 1),
+        (2000, "page_b001", 0)]
+    by_id = {e.id: (i, e) for i, e in enumerate(sent)}
+    for row in got:
+        i, env = by_id[row["id"]]
+        assert row == {**env.to_dict(), "received": 100 + i} and list(row)[:8] == list(envelope.FIELDS)
+        assert envelope.open_envelope(envelope.validate({k: v for k, v in row.items() if k != "received"}),
+                                      {pair.kid: pair.private})["events"][0]["ts"] == env.ts
+    assert store.session("sess-none") == []
+
+
+def test_extreme_values_round_trip(store, pair):
+    """Largest seq and ts and a 4 MiB ct round-trip unchanged."""
+    env = env_of(pair, seq=envelope.MAX_SEQ, ts=envelope.MAX_TS)
+    big = envelope.Envelope(**{**env_of(pair, seq=1).to_dict(), "ct": "A" * envelope.MAX_CT_CHARS})
+    assert store.put(env, 2**53 - 1) == "stored" and store.put(big, 0) == "stored"
+    rows = {r["id"]: r for r in store.session(env.sid)}
+    assert rows[env.id]["seq"] == envelope.MAX_SEQ and rows[env.id]["ts"] == envelope.MAX_TS
+    assert rows[env.id]["received"] == 2**53 - 1 and rows[big.id]["ct"] == big.ct
+    assert store.sessions()[0]["bytes"] == env.sealed_size + big.sealed_size
+
+
+def test_durable_across_close_and_reopen(store_target, pair):
+    """What one store instance acknowledged, a new instance on the same target sees."""
+    s = open_store(store_target)
+    envs = [env_of(pair, seq=i) for i in range(5)]
+    assert [s.put(e, 7) for e in envs] == ["stored"] * 5
+    s.close()
+    s = open_store(store_target)
+    try:
+        assert s.count() == 5 and [r["id"] for r in s.session("sess-0001")] == [e.id for e in envs]
+        assert s.put(envs[0], 8) == "duplicate"
+    finally:
+        s.close()
+
+
+def test_concurrent_puts_store_each_once(store, pair):
+    """Many threads putting overlapping envelopes store each exactly once."""
+    envs = [env_of(pair, seq=i) for i in range(40)]
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def worker(chunk):
+        for env in chunk:
+            got = [store.put(env, 1), store.put(env, 2)]
+            with lock:
+                results.extend(got)
+
+    threads = [threading.Thread(target=worker, args=(envs[i % 8::8] + envs[(i + 1) % 8::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("stored") == 40 and results.count("duplicate") == 120 and store.count() == 40
+
+
+def test_two_instances_share_one_target(store_target, pair):
+    """Two store instances on one target (two collector processes) see each other's writes and de-duplicate."""
+    a, b = open_store(store_target), open_store(store_target)
+    try:
+        env = env_of(pair)
+        assert a.put(env, 1) == "stored" and b.put(env, 2) == "duplicate"
+        assert b.count() == 1 and a.session(env.sid) == b.session(env.sid)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_open_store_dispatch_and_errors(tmp_path):
+    """open_store takes a SQLite path or postgresql:// URL and fails clearly on anything else."""
+    s = open_store(tmp_path / "x.db")
+    assert isinstance(s, SQLiteStore)
+    s.close()
+    with pytest.raises(StoreError, match="unsupported store URL scheme"):
+        open_store("mysql://localhost/db")
+    with pytest.raises(StoreError, match="cannot open SQLite"):
+        open_store(tmp_path / "x.db" / "inside-a-file.db")
+
+
+def test_unreachable_postgres_is_a_clear_error_without_password():
+    """A PostgreSQL URL nobody answers fails fast with StoreError, the password redacted."""
+    from py_core.collector.postgres import PostgresStore
+
+    with pytest.raises(StoreError) as info:
+        PostgresStore("postgresql://u:hunter2@127.0.0.1:1/db", timeout=2)
+    assert "cannot open PostgreSQL store postgresql://u:***@127.0.0.1:1/db" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+def test_sqlite_store_is_wal_with_full_sync(tmp_path, pair):
+    """SQLiteStore runs in WAL mode with synchronous=FULL, and its table has the documented columns."""
+    path = tmp_path / "s.db"
+    s = SQLiteStore(path)
+    assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert s._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    s.close()
+    cols = [row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(envelopes)")]
+    assert cols == ["id", "sid", "pid", "seq", "ts", "kid", "ct", "received", "size"]
+
+
+def test_postgres_schema_and_durability_settings(postgres):
+    """PostgresStore creates its table with C collation and runs with synchronous_commit on."""
+    import psycopg
+
+    from py_core.collector.postgres import PostgresStore
+
+    url = postgres.new_database()
+    PostgresStore(url).close()
+    with psycopg.connect(url) as conn:
+        cols = conn.execute("SELECT column_name, collation_name FROM information_schema.columns"
+                            " WHERE table_name = 'sightline_envelopes' AND table_schema = current_schema()"
+                            " ORDER BY ordinal_position").fetchall()
+        assert [c for c, _ in cols] == ["id", "sid", "pid", "seq", "ts", "kid", "ct", "received", "size"]
+        assert dict(cols)["sid"] == "C" and dict(cols)["pid"] == "C"
+        assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+        assert conn.execute("SELECT value FROM sightline_meta WHERE key='schema_version'").fetchone()[0] == "1"
