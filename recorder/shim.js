@@ -153,7 +153,16 @@ function mask(text) {
 }
 
 /** Text typed by the visitor (contenteditable, textarea) is masked unless data-sl-unmask. */
-const typed = (el) => (el.isContentEditable || el.localName === 'textarea') && !matches(el, UNMASK_SELECTOR);
+// A selector, not isContentEditable: that property forces a style recalculation per call.
+function typed(el) {
+  const c = matches(el, '[contenteditable],textarea');
+  return !!c && c.getAttribute('contenteditable') !== 'false' && !matches(el, UNMASK_SELECTOR);
+}
+
+function empty(o) {
+  for (const k in o) return false;
+  return true;
+}
 
 const rules = (sh) => Array.from(sh.cssRules, (r) => r.cssText).join('\n');
 
@@ -182,6 +191,7 @@ function ser(n, masked) {
     if (n.type === 'checkbox' || n.type === 'radio') n.checked ? (a.checked = '') : delete a.checked;
     else if (tag === 'option') n.selected ? (a.selected = '') : delete a.selected;
     else if ((tag === 'input' || tag === 'textarea') && n.value) a.value = inputValue(n, n.value);
+    if (empty(a)) delete o.a; // most elements have no attributes: leave the field out
     if (!masked && (n.matches(MASK_SELECTOR) || typed(n))) masked = true;
     if (SKIP_TAGS.test(tag)) return o;
     const sh = n.sheet;
@@ -340,9 +350,13 @@ function processMutations() {
     while (next && id(next) == null) next = next.nextSibling;
     if (s) ad.push([id(p), next ? id(next) : null, s]);
   }
-  if (rm.length || ad.length || at.size || tx.size) {
-    emit(E.MUTATION, { rm, ad, at: [...at], tx: [...tx] });
-  }
+  // Empty lists are left out: a storm of text changes is mostly "tx".
+  const m = {};
+  if (rm.length) m.rm = rm;
+  if (ad.length) m.ad = ad;
+  if (at.size) m.at = [...at];
+  if (tx.size) m.tx = [...tx];
+  if (!empty(m)) emit(E.MUTATION, m);
   adoptLater();
 }
 
@@ -466,7 +480,7 @@ function observe() {
     if (f.localName !== 'iframe' || id(f) == null) return;
     try {
       const d = f.contentDocument;
-      if (d) emit(E.MUTATION, { rm: [], ad: [[id(f), null, ser(d)]], at: [], tx: [] });
+      if (d) emit(E.MUTATION, { ad: [[id(f), null, ser(d)]] });
     } catch (err) { /* cross-origin */ }
     adoptLater();
   });
