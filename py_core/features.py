@@ -143,4 +143,14 @@ def vector(tl: Timeline, moments: list[dict]) -> list[float]:
         log(_count(moments, "hesitation")),
         log(idle / 1000.0),
     ]
-    return [round(float(v), 6) for v in values]
+    return [_finite(v) for v in values]
+
+
+LIMIT = 1e9  # recorded numbers are untrusted: features stay finite and within float32's range
+
+
+def _finite(v: float) -> float:
+    v = float(v)
+    if v != v:  # NaN
+        return 0.0
+    return round(max(-LIMIT, min(LIMIT, v)), 6)

@@ -193,7 +193,10 @@ def clock(ms: float) -> str:
 
 
 def _path(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
     return (parts.path or "/") + (f"#{parts.fragment}" if parts.fragment else "")
 
 

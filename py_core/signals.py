@@ -155,7 +155,10 @@ def _started(r: dict) -> int:
 
 def _short(url: str) -> str:
     from urllib.parse import urlsplit
-    return urlsplit(url).path or url
+    try:
+        return urlsplit(url).path or url
+    except ValueError:
+        return url
 
 
 def _reversal_times(samples: list[tuple[int, float]], min_leg: float) -> list[int]:

@@ -53,7 +53,10 @@ class Timeline:
 
 def page_key(url: str) -> str:
     """The part of a URL that names a page: path (no trailing index.html) and hash route."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL (e.g. a broken IPv6 host): the text itself names the page
+        return url
     path = parts.path or "/"
     for index in ("index.html", "index.htm"):
         if path.endswith("/" + index):
@@ -78,13 +81,15 @@ def describe(node: dict | None) -> str:
 
 def _text_of(node: dict) -> str:
     parts: list[str] = []
-    stack = list(reversed(node.get("c") or ()))
+    stack = list(reversed(_list(node.get("c"))))
     while stack and sum(len(p) for p in parts) < 40:
         n = stack.pop()
+        if not isinstance(n, dict):
+            continue
         if n.get("t") == 3:
-            parts.append(str(n.get("x", "")).strip())
+            parts.append(_str(n.get("x"), "").strip())
         else:
-            stack.extend(reversed(n.get("c") or ()))
+            stack.extend(reversed(_list(n.get("c"))))
     return " ".join(p for p in parts if p)[:30]
 
 
@@ -99,21 +104,22 @@ class _Nodes:
         raw, stack = self.raw, [tree]
         while stack:
             n = stack.pop()
-            if n.get("t") == 1:
-                raw[n.get("i")] = n
-                c = n.get("c")
-                if c:
-                    stack.extend(c)
-            elif n.get("t") == 9 and n.get("c"):
-                stack.extend(n["c"])
+            if not isinstance(n, dict):
+                continue
+            c = n.get("c")
+            if n.get("t") == 1 and _id(n.get("i")) is not None:
+                raw[n["i"]] = n
+            if isinstance(c, list) and n.get("t") in (1, 9):
+                stack.extend(c)
 
     def get(self, i) -> dict | None:
         if not isinstance(i, int) or i not in self.raw:
             return None
         if i not in self.info:
             n = self.raw[i]
-            info = {"n": n.get("n", ""), "a": {k: v for k, v in (n.get("a") or {}).items()
-                                               if k in ("id", "name", "type", "href", "role")}}
+            attrs = n.get("a") if isinstance(n.get("a"), dict) else {}
+            info = {"n": _str(n.get("n"), ""), "a": {k: v for k, v in attrs.items()
+                                                     if k in ("id", "name", "type", "href", "role") and isinstance(v, str)}}
             if info["n"] in ("button", "a", "label", "h1", "h2", "h3", "summary", "option"):
                 info["_text"] = _text_of(n)
             self.info[i] = info
@@ -133,57 +139,59 @@ def build(events: list[dict]) -> Timeline:
     for e in events:
         t, at = e["t"], int(e["ts"] - start)
         if t == T.META or (t == T.NAVIGATION and isinstance(e.get("u"), str)):
-            url = str(e.get("u", ""))
+            url = _str(e.get("u"), "")
             if t == T.META:
                 nodes = _Nodes()
-                height = int(e.get("h") or height or 0)
+                height = int(_num(e.get("h"))) or height
             if tl.pages:
                 tl.pages[-1].end = at
             tl.pages.append(PageView(url, page_key(url), at, height=height,
-                                     how="load" if t == T.META else str(e.get("k", "push")), index=len(tl.pages)))
+                                     how="load" if t == T.META else _str(e.get("k"), "push"), index=len(tl.pages)))
             tl.responses.append(at)
         elif t == T.SNAPSHOT and isinstance(e.get("n"), dict):
             nodes.add(e["n"])
         elif t == T.MUTATION:
-            for item in e.get("ad") or ():
+            for item in _list(e.get("ad")):
                 if isinstance(item, list) and len(item) == 3 and isinstance(item[2], dict):
                     nodes.add(item[2])
             if e.get("ad") or e.get("rm") or e.get("at") or e.get("tx"):
                 tl.responses.append(at)
         elif t == T.VIEWPORT:
-            height = int(e.get("h") or height)
+            height = int(_num(e.get("h"))) or height
             if tl.pages:
                 tl.pages[-1].height = height
         elif t == T.CLICK:
             node = nodes.get(e.get("i"))
-            tl.clicks.append({"at": at, "x": _num(e.get("x")), "y": _num(e.get("y")), "i": e.get("i"),
+            tl.clicks.append({"at": at, "x": _num(e.get("x")), "y": _num(e.get("y")), "i": _id(e.get("i")),
                               "page": len(tl.pages) - 1, "node": node})
         elif t == T.INPUT:
             node = nodes.get(e.get("i"))
-            tl.inputs.append({"at": at, "i": e.get("i"), "page": len(tl.pages) - 1, "text": "v" in e, "node": node})
+            tl.inputs.append({"at": at, "i": _id(e.get("i")), "page": len(tl.pages) - 1, "text": "v" in e, "node": node})
         elif t == T.SCROLL:
-            tl.scrolls.append({"at": at, "i": e.get("i", 0), "x": _num(e.get("x")), "y": _num(e.get("y")),
+            tl.scrolls.append({"at": at, "i": _id(e.get("i", 0)), "x": _num(e.get("x")), "y": _num(e.get("y")),
                                "page": len(tl.pages) - 1})
         elif t == T.MOUSE:
-            for p in e.get("p") or ():
+            for p in _list(e.get("p")):
                 if isinstance(p, list) and len(p) >= 3:
                     tl.mouse.append((at + int(_num(p[2])), _num(p[0]), _num(p[1])))
         elif t == T.ERROR:
             if e.get("k") == "console" and e.get("l") == "warn":
                 continue  # a console warning is not an error the visitor met
-            tl.errors.append({"at": at, "message": str(e.get("m", ""))[:300], "kind": str(e.get("k", "error"))})
+            tl.errors.append({"at": at, "message": _str(e.get("m"), "")[:300], "kind": _str(e.get("k"), "error")})
             tl.responses.append(at)
         elif t == T.NETWORK:
             status = e.get("s")
-            failed = isinstance(status, int) and not isinstance(status, bool) and (status == 0 or status >= 400)
-            tl.requests.append({"at": at, "method": str(e.get("m", "GET")).upper(), "url": str(e.get("u", "")),
-                                "status": status if isinstance(status, int) else 0, "duration": e.get("d"),
-                                "failed": failed, "page": len(tl.pages) - 1})
-            # A request answers an action when it starts: it ended `d` ms before it was logged.
+            if not isinstance(status, int) or isinstance(status, bool):
+                status = None  # not a status: not counted as failed
             d = e.get("d")
-            tl.responses.append(at - int(d) if isinstance(d, (int, float)) and 0 <= d <= at else at)
+            d = int(d) if isinstance(d, (int, float)) and not isinstance(d, bool) and 0 <= d <= at else None
+            tl.requests.append({"at": at, "method": _str(e.get("m"), "GET").upper(), "url": _str(e.get("u"), ""),
+                                "status": status or 0, "duration": d,
+                                "failed": status is not None and (status == 0 or status >= 400), "page": len(tl.pages) - 1})
+            # A request answers an action when it starts: it ended `d` ms before it was logged.
+            tl.responses.append(at - d if d is not None else at)
         elif t == T.CUSTOM:
-            tl.custom.append({"at": at, "name": str(e.get("n", ""))})
+            tl.custom.append({"at": at, "name": _str(e.get("n"), "")})
     if tl.pages:
         tl.pages[-1].end = tl.duration
     tl.mouse.sort()
@@ -191,5 +199,18 @@ def build(events: list[dict]) -> Timeline:
     return tl
 
 
+# Recorded fields are untrusted page data: anything of the wrong type reads as "unknown".
 def _num(v) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
+
+
+def _id(v) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _str(v, default: str) -> str:
+    return v if isinstance(v, str) else default
+
+
+def _list(v) -> list:
+    return v if isinstance(v, list) else []

@@ -259,3 +259,31 @@ def test_issue_items_list_every_failure_and_moment():
     assert len(items) == len(r["error_paths"]) + len(r["signals"]) and items == sorted(items, key=lambda i: i[0])
     failed = [text for _, text in items if text.startswith("Failed: POST /demo/api/checkout 500")]
     assert len(failed) == len(r["failed_requests"]) and all("click button#pay" in t for t in failed)
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_value = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False),
+                   st.text(max_size=8), st.lists(st.integers(-5, 5), max_size=3))
+_event = st.fixed_dictionaries(
+    {"t": st.integers(0, 20), "ts": st.integers(T0, T0 + 600_000)},
+    optional={k: _value for k in ("u", "i", "x", "y", "v", "m", "s", "d", "k", "l", "h", "n", "p", "ad", "rm", "at", "tx")})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_event, max_size=40))
+def test_analyze_survives_odd_events(events):
+    """Schema-valid events with odd field values never crash analysis, and the summary stays in budget."""
+    r = analyze(events)
+    assert len(r["summary"].split()) <= MAX_SUMMARY_WORDS
+    json.dumps(r, allow_nan=False)  # strict JSON: no NaN or Infinity reaches the payload
+
+
+def test_analyze_refuses_events_outside_the_schema():
+    """An event without an integer type or a timestamp is refused with a clear error."""
+    from py_core.events import SchemaError
+
+    with pytest.raises(SchemaError, match="'t'"):
+        analyze([{"ts": T0}])
+    with pytest.raises(SchemaError, match="'ts'"):
+        analyze([{"t": 3, "ts": "soon"}])
