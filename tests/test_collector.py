@@ -522,3 +522,45 @@ def test_real_server_over_http(tmp_path, pair):
     assert TOKEN not in out  # a given token is never echoed
     rows = sqlite3.connect(db).execute("SELECT id, sid FROM envelopes").fetchall()
     assert rows == [(env["id"], "sess-real1")]
+
+
+def test_real_server_rate_limits_per_forwarded_client_only_when_trusted(tmp_path, pair):
+    """With --forwarded-allow-ips each X-Forwarded-For address has its own bucket; without it, forged headers share one."""
+    for trusted in (True, False):
+        port = free_port()
+        cmd = [sys.executable, "-m", "py_core.cli", "serve", "--db", str(tmp_path / f"rl{trusted}.db"), "--port", str(port),
+               "--token", TOKEN, "--log-level", "warning", "--rate-limit", "0.01/2", "--site-rate-limit", "off"]
+        if trusted:
+            cmd += ["--forwarded-allow-ips", "127.0.0.1"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url, proc)
+
+            def post(addr, seq):
+                return http("POST", f"{url}/v1/ingest", json.dumps(seal(pair, seq=seq)).encode(),
+                            {"X-Forwarded-For": addr})[0]
+
+            assert [post("203.0.113.5", i) for i in range(3)] == [201, 201, 429]
+            assert post("203.0.113.9", 3) == (201 if trusted else 429)
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=15)
+
+
+def test_serve_options_fail_clearly(tmp_path, capsys):
+    """`sightline serve` refuses a bad rate, an unknown store URL or an unreachable PostgreSQL with a clear message."""
+    from py_core import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--rate-limit", "fast"])
+    assert "expected RATE/BURST" in capsys.readouterr().err
+    assert cli.main(["serve", "--db", "mysql://h/db", "--token", TOKEN]) == 1
+    assert "unsupported store URL scheme" in capsys.readouterr().err
+    assert cli.main(["serve", "--db", "postgresql://u:pw-secret@127.0.0.1:1/db", "--token", TOKEN]) == 1
+    err = capsys.readouterr().err
+    assert "cannot open PostgreSQL store postgresql://u:***@127.0.0.1:1/db" in err and "pw-secret" not in err
+    assert cli._rate("off") is None and cli._rate("2.5/10") == (2.5, 10)
+    for bad in ("0/10", "5/0", "5", "x/y"):
+        with pytest.raises(Exception, match="RATE/BURST"):
+            cli._rate(bad)

@@ -180,3 +180,72 @@ def test_postgres_schema_and_durability_settings(postgres):
         assert dict(cols)["sid"] == "C" and dict(cols)["pid"] == "C"
         assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
         assert conn.execute("SELECT value FROM sightline_meta WHERE key='schema_version'").fetchone()[0] == "1"
+
+
+def _files_contain(root, needles: list[bytes]) -> dict[bytes, bool]:
+    from pathlib import Path
+
+    found = dict.fromkeys(needles, False)
+    for path in Path(root).parent.rglob("*") if Path(root).is_file() else Path(root).rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for needle in needles:
+                found[needle] |= needle in data
+    return found
+
+
+def test_storage_holds_no_plaintext(store_target, request, pair):
+    """The bytes the store writes (SQLite files, PostgreSQL's data directory) never contain the payload's text."""
+    from starlette.testclient import TestClient
+
+    from py_core.collector.app import create_app
+
+    secrets_ = [b"4111 1111 1111 1111", b"jane.doe@example.com", b"PLAINTEXT-CANARY-7f3a"]
+    payload = {"events": [{"t": 5, "ts": 1, "text": s.decode()} for s in secrets_]}
+    store = open_store(store_target)
+    try:
+        with TestClient(create_app(store, token="t" * 16, rate_limit=None)) as client:
+            for seq in range(20):
+                env = envelope.seal(payload, pair.public, sid="sess-plain1", pid="page-plain1", seq=seq)
+                assert client.post("/v1/ingest", json=env).status_code == 201
+        if store_target.startswith("postgresql://"):
+            import psycopg
+
+            postgres = request.getfixturevalue("postgres")
+            with psycopg.connect(postgres.url, autocommit=True) as admin:
+                admin.execute("CHECKPOINT")
+            root = postgres.data
+        else:
+            root = store_target
+        found = _files_contain(root, [*secrets_, b"sess-plain1"])
+    finally:
+        store.close()
+    assert found.pop(b"sess-plain1"), "control: the clear sid must be found, else the scan saw nothing"
+    assert not any(found.values()), found
+
+
+def test_sqlite_group_commit_shares_transactions_and_fails_whole(tmp_path, pair):
+    """Concurrent SQLite puts share commits; a failing commit fails every put in it and a retry then stores."""
+    s = SQLiteStore(tmp_path / "g.db")
+    commits: list[str] = []
+    s._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    envs = [env_of(pair, seq=i) for i in range(64)]
+    barrier = threading.Barrier(32)
+    results: list[str] = []
+
+    def worker(chunk):
+        barrier.wait()
+        results.extend(s.put(e, 1) for e in chunk)
+
+    threads = [threading.Thread(target=worker, args=(envs[i::32],)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["stored"] * 64 and s.count() == 64 and len(commits) < 64
+    s._db.execute("PRAGMA query_only=ON")  # every write now fails inside the transaction
+    with pytest.raises(sqlite3.OperationalError):
+        s.put(env_of(pair, seq=100), 2)
+    s._db.execute("PRAGMA query_only=OFF")
+    assert s.put(env_of(pair, seq=100), 3) == "stored" and s.count() == 65
+    s.close()

@@ -65,22 +65,20 @@ class PostgresStore:
             raise StoreError(f"the PostgreSQL backend needs psycopg and psycopg_pool: pip install 'sightline[postgres]' ({exc})") from None
         self.url = url
         self._psycopg = psycopg
-        self._pool = ConnectionPool(url, min_size=1, max_size=max(1, pool_size), timeout=timeout,
-                                    kwargs={"autocommit": True}, open=False, name="sightline")
-        try:
-            self._pool.open(wait=True, timeout=timeout)
-            with self._pool.connection() as conn, conn.transaction():
+        try:  # one direct connection first: it fails fast, with the server's own reason
+            with psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout))) as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 conn.execute(_SCHEMA)
                 conn.execute("INSERT INTO sightline_meta VALUES ('schema_version', %s) ON CONFLICT (key) DO NOTHING",
                              (str(SCHEMA_VERSION),))
                 row = conn.execute("SELECT value FROM sightline_meta WHERE key = 'schema_version'").fetchone()
         except Exception as exc:
-            self._pool.close()
-            raise StoreError(f"cannot open PostgreSQL store {_redact(url)}: {exc}") from None
+            raise StoreError(f"cannot open PostgreSQL store {_redact(url)}: {str(exc).strip()}") from None
         if row[0] != str(SCHEMA_VERSION):
-            self._pool.close()
             raise StoreError(f"database schema version {row[0]} is not {SCHEMA_VERSION}")
+        self._pool = ConnectionPool(url, min_size=1, max_size=max(1, pool_size), timeout=timeout,
+                                    kwargs={"autocommit": True}, open=False, name="sightline")
+        self._pool.open(wait=False)
 
     def put(self, env: Envelope, received: int) -> PutResult:
         """Insert unless the id exists; compare content when it does."""

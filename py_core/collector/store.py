@@ -77,10 +77,23 @@ class Store(Protocol):
         """Release resources."""
 
 
+class _Pending:
+    """One queued write of :class:`SQLiteStore`: its row, then its result or error."""
+
+    __slots__ = ("row", "result", "error", "done")
+
+    def __init__(self, row: tuple):
+        self.row, self.result, self.error, self.done = row, None, None, False
+
+
 class SQLiteStore:
     """SQLite store in WAL mode with synchronous=FULL: an acknowledged envelope is on disk.
 
     One connection shared behind a lock, so it is safe from uvicorn's thread pool.
+    Writes are group-committed: ``put`` queues its row, and whichever caller holds the
+    lock next writes every queued row in one transaction (one fsync), then each caller
+    returns its own result once that commit is done. Under concurrency many envelopes
+    share an fsync; alone, a put is one transaction as before (docs/adr/0405).
     ``path`` may be ``":memory:"`` for tests.
     """
 
@@ -88,7 +101,9 @@ class SQLiteStore:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the connection
+        self._queue_lock = threading.Lock()  # the pending writes
+        self._pending: list[_Pending] = []
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -98,17 +113,44 @@ class SQLiteStore:
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def put(self, env: Envelope, received: int) -> PutResult:
-        """Insert unless the id exists; compare content when it does."""
-        row = (env.id, env.sid, env.pid, env.seq, env.ts, env.kid, env.ct, received, env.sealed_size)
+        """Insert unless the id exists; compare content when it does. Returns after the commit."""
+        item = _Pending((env.id, env.sid, env.pid, env.seq, env.ts, env.kid, env.ct, received, env.sealed_size))
+        with self._queue_lock:
+            self._pending.append(item)
         with self._lock:
-            cur = self._db.execute("INSERT OR IGNORE INTO envelopes VALUES (?,?,?,?,?,?,?,?,?)", row)
-            if cur.rowcount == 1:
-                return "stored"
-            existing = self._db.execute(
-                "SELECT sid, pid, seq, ts, kid, ct FROM envelopes WHERE id = ?", (env.id,)
-            ).fetchone()
-        same = existing == (env.sid, env.pid, env.seq, env.ts, env.kid, env.ct)
-        return "duplicate" if same else "conflict"
+            if not item.done:  # nobody committed it while we waited: commit everything queued
+                with self._queue_lock:
+                    batch, self._pending = self._pending, []
+                self._commit(batch)
+        if item.error is not None:
+            raise item.error
+        return item.result
+
+    def _commit(self, batch: list["_Pending"]) -> None:
+        """Write ``batch`` in one transaction; every item gets a result, or all get the error."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            for item in batch:
+                if self._db.execute("INSERT OR IGNORE INTO envelopes VALUES (?,?,?,?,?,?,?,?,?)", item.row).rowcount == 1:
+                    item.result = "stored"
+                    continue
+                existing = self._db.execute(
+                    "SELECT sid, pid, seq, ts, kid, ct FROM envelopes WHERE id = ?", (item.row[0],)).fetchone()
+                item.result = "duplicate" if existing == item.row[1:7] else "conflict"
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            for item in batch:
+                item.error = exc
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for item in batch:
+                item.done = True
 
     def sessions(self, limit: int = 1000, offset: int = 0) -> list[dict]:
         """Session summaries, newest (by last client ts) first."""
