@@ -127,10 +127,14 @@ def test_scroll_focus_viewport_visibility_iframe_canvas(page: Page, viewer, site
     assert viewer.locator("#replay-frame").evaluate("f => f.contentWindow.scrollY") == 300
     assert viewer.locator("#replay-frame").evaluate("f => f.style.width") == "1000px"
     viewer.wait_for_function("""() => {
-      const c = document.getElementById('replay-frame').contentDocument.getElementById('cv');
+      const img = document.getElementById('replay-frame').contentDocument.getElementById('cv');
+      if (img.localName !== 'img' || !img.complete || !img.naturalWidth) return false;
+      const c = document.createElement('canvas');
+      c.width = 200; c.height = 100;
+      c.getContext('2d').drawImage(img, 0, 0);
       const px = c.getContext('2d').getImageData(50, 50, 1, 1).data;
       return px[0] > 180 && px[1] < 60;
-    }""")  # the red square drawn after load reached the replay
+    }""")  # the red square drawn after load reached the replay (an <img>: no scripts there)
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
     assert of_type(taken(page), VISIBILITY)
 

@@ -110,9 +110,18 @@ export function createReplayer(root, eventsJson) {
   }
 
   function rebuild(ev) {
-    const doc = frame.contentDocument;
+    let doc = frame.contentDocument;
     nodes = new Map();
     sheets = new Map();
+    // The rendering mode comes from parsing, not from a doctype node added later: parse
+    // one first, so a standards-mode page is not laid out in quirks mode.
+    const standards = (ev.n.c || []).some((c) => c.t === 10);
+    if (standards !== (doc.compatMode === 'CSS1Compat')) {
+      doc.open();
+      doc.write(standards ? '<!DOCTYPE html>' : '');
+      doc.close();
+      doc = frame.contentDocument;
+    }
     fill(doc, ev.n);
     const meta = lastBefore(events, E.META, events.indexOf(ev));
     if (meta && meta.u && doc.head) {
@@ -155,7 +164,9 @@ export function createReplayer(root, eventsJson) {
       const ns = o.s ? (parentNs && parentNs !== XHTML ? parentNs : o.n === 'math' ? MATHML : SVG) : XHTML;
       // A same-origin stylesheet inlined by the recorder becomes a <style>: the replay
       // never fetches it from the recorded site.
-      const tag = o.n === 'link' && o.css != null ? 'style' : o.n;
+      // A canvas in a frame without scripts shows its fallback content, not its bitmap:
+      // the replay shows recorded canvas frames in an <img> of the same size instead.
+      const tag = o.n === 'link' && o.css != null ? 'style' : o.n === 'canvas' && !o.s ? 'img' : o.n;
       try {
         n = ns === XHTML ? doc.createElement(tag) : doc.createElementNS(ns, tag);
       } catch (e) {
@@ -164,7 +175,7 @@ export function createReplayer(root, eventsJson) {
       const frameEl = o.n === 'iframe';
       for (const [k, v] of Object.entries(o.a || {})) {
         if (v == null || /^on/i.test(k) || (frameEl && /^(src|srcdoc|sandbox)$/.test(k))) continue;
-        if (tag !== o.n && /^(rel|href)$/.test(k)) continue;
+        if (tag === 'style' && /^(rel|href)$/.test(k)) continue;
         try { n.setAttribute(k, v); } catch (e) { /* invalid attribute name */ }
       }
       for (const c of o.c || []) {
@@ -275,18 +286,10 @@ export function createReplayer(root, eventsJson) {
     try { root.adoptedStyleSheets = list; } catch (e) { /* not adoptable here */ }
   }
 
-  /** One recorded canvas frame (opt-in on the site), drawn once decoded. */
+  /** One recorded canvas frame (opt-in on the site), shown by the canvas's stand-in <img>. */
   function paint(ev) {
     const el = nodes.get(ev.i);
-    if (!el || !el.getContext) return;
-    const img = new Image();
-    img.onload = () => {
-      const ctx = el.getContext('2d');
-      if (!ctx) return;
-      ctx.clearRect(0, 0, el.width, el.height);
-      ctx.drawImage(img, 0, 0, el.width, el.height);
-    };
-    img.src = ev.d;
+    if (el && el.localName === 'img' && /^data:image\//.test(ev.d || '')) el.src = ev.d;
   }
 
   // ---------------------------------------------------------------- presentation
