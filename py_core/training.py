@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "events" / "corpus"
 MODELS = Path(__file__).resolve().parent / "models"
 LABELS = {"calm": "engaged", "frustrated": "frustrated", "confused": "confused", "skimming": "skimming"}
+NORMAL = ("engaged", "skimming")  # the anomaly model learns these as normal behaviour
+CONTAMINATION = 0.05  # share of normal training sessions left beyond the anomaly threshold
 SEED = 6
 
 
@@ -92,10 +94,10 @@ def export_forest(forest, X: np.ndarray) -> dict:
             "n_samples": int(X.shape[0])}
 
 
-def fit_forest(X: np.ndarray, seed: int = SEED):
+def fit_forest(X: np.ndarray, seed: int = SEED, contamination: float = CONTAMINATION):
     from sklearn.ensemble import IsolationForest
 
-    return IsolationForest(n_estimators=100, random_state=seed).fit(X)
+    return IsolationForest(n_estimators=100, contamination=contamination, random_state=seed).fit(X)
 
 
 def retrain_anomaly(sessions: list[list[dict]], seed: int = SEED) -> dict:
@@ -136,6 +138,22 @@ def held_out_metrics(pipe, X: np.ndarray, y: list[str]) -> dict:
             "labels": labels, "confusion": confusion_matrix(y, pred, labels=labels).tolist()}
 
 
+def anomaly_metrics(forest, rows: list[dict]) -> dict:
+    """On held-out sessions: ROC AUC of the score for "not normal", and how many of each
+    label the threshold flags."""
+    from sklearn.metrics import roc_auc_score
+
+    scores = forest.score_samples(np.asarray([r["x"] for r in rows]))
+    abnormal = [r["label"] not in NORMAL for r in rows]
+    flagged: dict[str, list[int]] = {}
+    for r, sc in zip(rows, scores):
+        f = flagged.setdefault(r["label"], [0, 0])
+        f[0] += int(sc < forest.offset_)
+        f[1] += 1
+    return {"n": len(rows), "roc_auc": round(float(roc_auc_score(abnormal, -scores)), 4),
+            "flagged": {k: {"flagged": v[0], "of": v[1]} for k, v in sorted(flagged.items())}}
+
+
 def train(corpus: Path = CORPUS, out: Path = MODELS, seed: int = SEED) -> dict:
     """Fit both models on the training split, measure on the held-out split, write JSON."""
     import sklearn
@@ -145,8 +163,11 @@ def train(corpus: Path = CORPUS, out: Path = MODELS, seed: int = SEED) -> dict:
     test_rows = [r for r in rows if r["held_out"]]
     X = np.asarray([r["x"] for r in train_rows])
     y = [r["label"] for r in train_rows]
-    forest = fit_forest(X, seed)
-    anomaly = export_forest(forest, X)
+    normal_rows = [r for r in train_rows if r["label"] in NORMAL]
+    Xn = np.asarray([r["x"] for r in normal_rows])
+    forest = fit_forest(Xn, seed)
+    anomaly = export_forest(forest, Xn)
+    anomaly["held_out_metrics"] = anomaly_metrics(forest, test_rows)
     pipe = fit_sentiment(X, y, seed)
     sentiment = export_sentiment(pipe)
     Xt = np.asarray([r["x"] for r in test_rows])
@@ -155,7 +176,8 @@ def train(corpus: Path = CORPUS, out: Path = MODELS, seed: int = SEED) -> dict:
                "held_out": [r["name"] for r in test_rows]}
     sentiment["held_out_metrics"] = metrics
     sentiment["training"] = trained
-    anomaly["training"] = trained
+    anomaly["training"] = {**trained, "train": [r["name"] for r in normal_rows], "normal": list(NORMAL),
+                           "contamination": CONTAMINATION}
     out.mkdir(parents=True, exist_ok=True)
     for name, model in (("anomaly", anomaly), ("sentiment", sentiment)):
         (out / f"{name}.json").write_text(json.dumps(model, separators=(",", ":")) + "\n")
@@ -169,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args(argv)
     m = train(args.corpus, args.out, args.seed)
+    a = json.loads((args.out / "anomaly.json").read_text())["held_out_metrics"]
+    print(f"anomaly, held out: ROC AUC {a['roc_auc']:.3f} (frustrated + confused vs normal); flagged: "
+          + ", ".join(f"{k} {v['flagged']}/{v['of']}" for k, v in a["flagged"].items()))
     print(f"held-out sessions: {m['n']}  accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}")
     print("confusion (rows = true, columns = predicted):", ", ".join(m["labels"]))
     for label, row in zip(m["labels"], m["confusion"]):

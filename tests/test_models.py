@@ -42,9 +42,11 @@ def test_committed_forest_is_reproducible(corpus):
     committed = models.load("anomaly")
     if committed["training"]["sklearn"] != sklearn.__version__:
         pytest.skip(f"model trained with scikit-learn {committed['training']['sklearn']}, here {sklearn.__version__}")
-    assert [r["name"] for r in corpus[0]] == committed["training"]["train"]
-    X = np.asarray([r["x"] for r in corpus[0]])
-    forest = training.fit_forest(X, committed["training"]["seed"])
+    normal = [r for r in corpus[0] if r["label"] in committed["training"]["normal"]]
+    assert [r["name"] for r in normal] == committed["training"]["train"]
+    X = np.asarray([r["x"] for r in normal])
+    forest = training.fit_forest(X, committed["training"]["seed"], committed["training"]["contamination"])
+    assert forest.offset_ == anomaly.scorer().offset
     Z = _probe(np.asarray([r["x"] for r in corpus[0] + corpus[1]]))
     assert np.array_equal(anomaly.scorer().score_samples(Z), forest.score_samples(Z))
 
@@ -77,6 +79,21 @@ def test_held_out_split_is_never_trained_on(corpus):
     assert round(accuracy, 4) == stored["accuracy"] and stored["n"] == len(truth)
     assert sum(map(sum, stored["confusion"])) == len(truth)
     assert accuracy > 0.5  # four balanced classes: chance is 0.25
+
+
+def test_anomaly_held_out_figures_are_real(corpus):
+    """The stored held-out AUC and flag counts are what the committed model gives on held-out sessions."""
+    from sklearn.metrics import roc_auc_score
+
+    committed = models.load("anomaly")
+    assert not set(committed["training"]["train"]) & {r["name"] for r in corpus[1]}
+    scores = anomaly.scorer().score_samples(np.asarray([r["x"] for r in corpus[1]]))
+    abnormal = [r["label"] not in committed["training"]["normal"] for r in corpus[1]]
+    stored = committed["held_out_metrics"]
+    assert round(float(roc_auc_score(abnormal, -scores)), 4) == stored["roc_auc"] and stored["roc_auc"] > 0.8
+    for label, f in stored["flagged"].items():
+        mine = [sc for r, sc in zip(corpus[1], scores) if r["label"] == label]
+        assert f == {"flagged": int(sum(sc < anomaly.scorer().offset for sc in mine)), "of": len(mine)}
 
 
 def test_every_score_names_its_top_features(corpus):
