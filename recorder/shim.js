@@ -6,7 +6,7 @@
 //
 // Script tag options (data-*): endpoint, key, consent; sample (0..1, share of sessions
 // recorded); buffer (seconds: keep only the last N..2N s in memory until an error or a
-// rage click, docs/adr/0031); canvas (frames per second, opt-in); bodies (record network
+// rage click, docs/adr/0300); canvas (frames per second, opt-in); bodies (record network
 // bodies, opt-in).
 
 import { EventType as E, SKIP_TAGS, MASK_SELECTOR, BLOCK_SELECTOR, IGNORE_SELECTOR, UNMASK_SELECTOR } from './protocol.js';
@@ -23,7 +23,7 @@ const MOUSE_SAMPLE_MS = 50; // keep one mouse position per 50 ms
 const SCROLL_MS = 100; // one scroll event per target per 100 ms
 const MAX_TEXT = 10000; // text nodes longer than this are cut
 const MAX_BODY = 2000; // console messages and (opt-in) network bodies are cut to this
-const STORM = 3000; // mutation records in one frame that make a storm (docs/adr/0032)
+const STORM = 3000; // mutation records in one frame that make a storm (docs/adr/0301)
 const STORM_MS = 1000; // during a storm: no diffs, one full snapshot per second
 const BUFFER_MS = cfg.buffer * 1000; // buffer mode's checkpoint interval (NaN: off)
 const MO_OPTS = { childList: true, subtree: true, attributes: true, characterData: true };
