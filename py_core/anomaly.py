@@ -107,8 +107,10 @@ def scorer() -> IsolationForestScorer:
 
 
 def assess(x: list[float], model: IsolationForestScorer | None = None) -> dict:
-    """Anomaly score of one feature vector, whether it is flagged, and why."""
+    """Anomaly of one feature vector: ``score`` is Liu et al.'s s(x) = -score_samples, in
+    (0, 1], higher is more anomalous (above 0.5: shorter paths than average); flagged when
+    above ``threshold`` (-offset_); ``top_features`` say why."""
     m = model or scorer()
-    score = float(m.score_samples(np.asarray([x]))[0])
-    return {"score": round(score, 4), "anomalous": score < m.offset, "threshold": round(m.offset, 4),
-            "top_features": m.explain(x)}
+    raw = float(m.score_samples(np.asarray([x]))[0])
+    return {"score": round(-raw, 4), "anomalous": raw < m.offset, "threshold": round(-m.offset, 4),
+            "score_samples": round(raw, 4), "top_features": m.explain(x)}

@@ -9,6 +9,7 @@
 - ``goal``: whether the visitor reached the site's goal, failed at it, or abandoned it;
 - ``features``, ``anomaly``, ``sentiment``: the feature vector and the two models' scores,
   each with its top contributing features (py_core.features, .anomaly, .sentiment);
+- ``frustration``: ``{"score": P(frustrated), "moments": frustration signals}``, 0-1 for alerts;
 - ``summary``: 60 words or fewer, deterministic, naming pages, goal, errors and moments.
 
 Pure Python plus numpy over the event schema (py_core.events), so CPython and Pyodide
@@ -89,6 +90,9 @@ def analyze(events: list[dict], thresholds: Thresholds = DEFAULT, goal: Goal = D
     if models:
         result["anomaly"] = anomaly.assess(x)
         result["sentiment"] = sentiment.assess(x)
+        # The alert rules (py_core.alerts) and the viewer read a 0-1 frustration score.
+        result["frustration"] = {"score": result["sentiment"]["probabilities"].get("frustrated", 0.0),
+                                 "moments": sum(1 for m in moments if m["kind"] in FRUSTRATION)}
     result["summary"] = summarize(result)
     return result
 

@@ -243,11 +243,14 @@ def test_analyze_keeps_its_contract():
     events = load(corpus_names()[0])
     r = analyze(events)
     for key in ("summary", "pages", "duration_ms", "clicks", "errors", "failed_requests", "rage_clicks",
-                "signals", "error_paths", "goal", "features", "anomaly", "sentiment"):
+                "signals", "error_paths", "goal", "features", "anomaly", "sentiment", "frustration"):
         assert key in r
     assert json.dumps(r, sort_keys=True) == json.dumps(analyze(list(reversed(events))), sort_keys=True)
     assert set(m["kind"] for m in r["signals"]) <= set(KINDS)
     assert analyze([])["summary"].startswith("Empty session")
+    f = analyze(load("frustrated-01.json.gz"))  # 0-1 scores, as alert rules and the viewer read them
+    assert f["frustration"]["score"] > 0.5 and f["frustration"]["moments"] >= len(f["rage_clicks"]) >= 1
+    assert 0.5 < f["anomaly"]["score"] <= 1 and f["anomaly"]["anomalous"]
 
 
 def test_issue_items_list_every_failure_and_moment():

@@ -101,7 +101,7 @@ def test_every_score_names_its_top_features(corpus):
     x = corpus[1][0]["x"]
     a = anomaly.assess(x)
     assert len(a["top_features"]) == 3 and all(f["feature"] in NAMES for f in a["top_features"])
-    assert -1 <= a["score"] <= 0 and a["anomalous"] == (a["score"] < a["threshold"])
+    assert 0 < a["score"] <= 1 and a["score"] == -a["score_samples"] and a["anomalous"] == (a["score"] > a["threshold"])
     s = sentiment.assess(x)
     assert abs(sum(s["probabilities"].values()) - 1) < 1e-3 and s["label"] in s["probabilities"]
     assert s["top_features"][s["label"]] and all(f["logit"] > 0 for f in s["top_features"][s["label"]])
