@@ -44,7 +44,7 @@ class Collector:
 
     def start(self) -> "Collector":
         cmd = [sys.executable, "-m", "py_core.cli", "serve", "--db", str(self.db),
-               "--host", "127.0.0.1", "--port", str(self.port), "--token", self.token]
+               "--host", "127.0.0.1", "--port", str(self.port), f"--token={self.token}"]
         if self.site:
             cmd += ["--site", str(self.site), "--demo"]
         self.log = self.db.with_suffix(".log")
