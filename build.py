@@ -256,13 +256,16 @@ def build(public_key: str) -> None:
     shutil.copytree(PYSCRIPT_DIR, SITE / "vendor" / "pyscript",
                     ignore=shutil.ignore_patterns("*.map"))
     shutil.copytree(ROOT / "viewer", SITE / "viewer",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+                    ignore=shutil.ignore_patterns("__pycache__", "vendor"))
+    # The viewer's heavy libraries, from npm, bundled into the site (no third-party host).
+    esbuild("viewer/vendor/d3.entry.js", SITE / "vendor" / "d3" / "d3.js", "esm")
+    esbuild("viewer/vendor/three.entry.js", SITE / "vendor" / "three" / "three.js", "esm")
     esbuild("recorder/hpke.js", SITE / "viewer" / "hpke.js", "esm")
     (SITE / "viewer" / "pyscript.json").write_text(json.dumps({
         "interpreter": "../pyodide/pyodide.mjs",
         "packages": ["numpy"],
         "files": {"../py_core.zip": "./*"},
-        "js_modules": {"main": {"./decrypt.js": "decrypt", "./replayer.js": "replayer"}},
+        "js_modules": {"main": {"./decrypt.js": "decrypt", "./replayer.js": "replayer", "./views.js": "views"}},
     }, indent=2))
     # The demo shop, recorded with the demo key.
     shutil.copytree(ROOT / "demo", SITE / "demo")

@@ -215,6 +215,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from py_core import keys
     from py_core.collector.app import create_app
+    from py_core.collector.team import routes as team_routes
     from py_core.collector.store import StoreError, open_store
 
     token = _token(args, required=False)
@@ -252,6 +253,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             rate_limit=None if args.no_rate_limit else args.rate_limit,
             site_rate_limit=None if args.no_rate_limit else args.site_rate_limit,
             kids=kids,
+            extra_routes=team_routes(store),  # annotations, live sessions, alerts (docs/viewer.md)
         )
         if generated:
             print(f"token   {token}  (generated; set ${TOKEN_ENV} to keep one)")

@@ -1,6 +1,6 @@
 // Opening envelopes in the analyst's browser: HPKE (WebCrypto) and gunzip. The private
 // keys never leave this page. Format: docs/envelope.md.
-import { open, publicFromPrivate } from './hpke.js';
+import { open, publicFromPrivate, seal } from './hpke.js';
 
 /** kid -> raw private key, for every key the analyst loaded (old keys open old sessions). */
 const keyring = new Map();
@@ -45,4 +45,30 @@ export async function openEnvelope(envelopeJson) {
   }
   const stream = new Blob([plain]).stream().pipeThrough(new DecompressionStream('gzip'));
   return await new Response(stream).text();
+}
+
+function b64u(bytes) {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/**
+ * Seal a team note about session `sid` for the first loaded key: an envelope exactly like a
+ * batch's (pid "annotation"), so the collector stores a note it cannot read. Returns its JSON.
+ * @param {string} sid
+ * @param {string} noteJson  the note object as JSON ({kind, at_ms, text, author, created})
+ */
+export async function sealNote(sid, noteJson) {
+  const [kid, sk] = keyring.entries().next().value || [];
+  if (!sk) throw new Error('load a private key first');
+  const pub = await publicFromPrivate(sk);
+  const id = b64u(crypto.getRandomValues(new Uint8Array(16)));
+  const ts = Date.now();
+  const env = { v: 1, id, kid, sid, pid: 'annotation', seq: 0, ts };
+  const info = te.encode(`sightline/v1|${id}|${kid}|${sid}|annotation|0|${ts}`);
+  const gz = new Blob([noteJson]).stream().pipeThrough(new CompressionStream('gzip'));
+  const plain = new Uint8Array(await new Response(gz).arrayBuffer());
+  env.ct = b64u(await seal(pub, plain, info));
+  return JSON.stringify(env);
 }

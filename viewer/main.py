@@ -1,25 +1,37 @@
 """The Sightline viewer (PyScript on the site's own Pyodide).
 
-Lists sessions from the collector, decrypts them in this browser (decrypt.js: HPKE on
-WebCrypto), analyses them with py_core (the same code the visitor's worker runs) and
-hands the events to the replayer (replayer.js). Secrets given in the URL fragment
-(#key=...&token=...) are read once and then removed from the address bar.
+Loads every session from the collector, decrypts it in this browser (decrypt.js: HPKE
+on WebCrypto), analyses it with py_core (the same code the visitor's worker runs) and
+aggregates across sessions with py_core.aggregate. Drawing is views.js (replayer
+panels, heatmap overlay, d3 journey graph, three.js scroll paths, live stream).
+Secrets given in the URL fragment (#key=...&token=...) are read once and then removed
+from the address bar. docs/viewer.md describes every view.
 """
 
 import asyncio
 import json
+import time
 from datetime import datetime, timezone
 from html import escape
 from urllib.parse import parse_qs
 
 import numpy as np
-from pyodide.ffi import JsException, to_js
+from pyodide.ffi import JsException, create_proxy, to_js
 from pyscript import document, fetch, when, window
-from pyscript.js_modules import decrypt, replayer
+from pyscript.js_modules import decrypt, views
 
+from py_core import aggregate
+from py_core.alerts import metrics
 from py_core.insights import analyze, clock
 
-state = {"token": "", "base": "", "player": None, "sessions": {}}
+E_META, E_SNAPSHOT, E_CLICK, E_NAV, E_ERROR, E_NETWORK, E_CUSTOM = 0, 1, 3, 8, 9, 10, 11
+E_VIEWPORT, E_VISIBILITY, E_IDENTIFY = 7, 12, 13
+
+state = {
+    "token": "", "base": "", "player": None, "sid": None, "rows": [], "sessions": {},
+    "notes": {}, "sort": ("started", True), "view": "sessions", "measured": set(),
+    "heat_player": None, "journey": None, "live": None, "live_events": [], "live_player": None,
+}
 
 
 def by_id(element_id):
@@ -32,8 +44,22 @@ def status(text, error=False):
     el.className = "status error" if error else "status"
 
 
-async def api(path):
-    resp = await fetch(state["base"] + path, headers={"Authorization": f"Bearer {state['token']}"})
+def progress(fraction):
+    """Show load progress (0..1); hidden when done."""
+    bar = by_id("progress")
+    pct = max(0, min(100, round(fraction * 100)))
+    bar.firstElementChild.style.width = f"{pct}%"
+    bar.setAttribute("aria-valuenow", str(pct))
+    bar.hidden = pct >= 100
+
+
+async def api(path, method="GET", body=None):
+    headers = {"Authorization": f"Bearer {state['token']}"}
+    kwargs = {"method": method, "headers": headers}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        kwargs["body"] = body
+    resp = await fetch(state["base"] + path, **kwargs)
     if not resp.ok:
         detail = (await resp.text())[:200]
         raise RuntimeError(f"{path}: HTTP {resp.status} {detail}")
@@ -52,6 +78,9 @@ def read_fragment():
     return bool(params.get("key") and params.get("token"))
 
 
+# --------------------------------------------------------------------------- loading
+
+
 @when("click", "#connect")
 async def on_connect(event):
     await connect()
@@ -67,65 +96,291 @@ async def connect():
     try:
         kids = await decrypt.loadKeys(to_js(keys))
         status(f"Loaded {len(kids)} key(s). Fetching sessions…")
-        data = await api("/v1/sessions")
+        progress(0.3)
+        listing = (await api("/v1/sessions?limit=500"))["sessions"]
     except (JsException, RuntimeError) as exc:
         status(f"Could not connect: {exc}", error=True)
         return
-    render_list(data["sessions"])
-    status(f"{len(data['sessions'])} session(s). Keys: {', '.join(kids)}.")
+    failures = 0
+    for n, meta in enumerate(listing):
+        status(f"Decrypting session {n + 1} of {len(listing)}…")
+        progress(0.3 + 0.65 * n / max(1, len(listing)))
+        try:
+            failures += await load_session(meta)
+        except (JsException, RuntimeError) as exc:
+            failures += 1
+            window.console.warn(f"session {meta['sid']}: {exc}")
+        if n % 4 == 3:
+            await asyncio.sleep(0)  # let the progress bar paint
+    await load_notes()
+    progress(1)
+    by_id("connect-panel").hidden = True
+    by_id("tabs").hidden = False
+    fill_page_selects()
+    show_view("sessions")
+    render_list()
+    note = f" {failures} envelope(s) could not be opened." if failures else ""
+    status(f"{len(state['rows'])} session(s) decrypted with key(s) {', '.join(kids)}.{note}", error=bool(failures))
 
 
-def render_list(sessions):
-    state["sessions"] = {s["sid"]: s for s in sessions}
-    rows = []
-    for s in sessions:
-        started = datetime.fromtimestamp(s["first_ts"] / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        rows.append(
-            f'<tr data-sid="{escape(s["sid"])}"><td>{started}</td><td>{clock(s["last_ts"] - s["first_ts"])}</td>'
-            f'<td>{s.get("pages", "")}</td><td>{s["envelopes"]}</td><td>{s["bytes"] / 1024:.1f} KB</td></tr>'
-        )
+async def open_envelopes(envelopes):
+    events, failures = [], 0
+    for env in envelopes:
+        env = {k: v for k, v in env.items() if k != "received"} if isinstance(env, dict) else env
+        try:
+            payload = json.loads(await decrypt.openEnvelope(json.dumps(env)))
+        except JsException:
+            failures += 1
+            continue
+        events.extend(payload.get("events", []))
+    return events, failures
+
+
+async def load_session(meta):
+    """Fetch, decrypt and analyse one session; add its row to the list. Returns failures."""
+    data = await api(f"/v1/sessions/{meta['sid']}")
+    events, failures = await open_envelopes(data["envelopes"])
+    if not events:
+        return failures
+    events.sort(key=lambda e: e["ts"])
+    add_session(meta["sid"], events, data["envelopes"])
+    return failures
+
+
+def add_session(sid, events, envelopes=()):
+    insights = analyze(events)
+    views = aggregate.page_views({"sid": sid, "events": events})
+    m = metrics(insights)
+    first = next((v for v in views), None)
+    words = []
+    for e in events:
+        for key in ("u", "ti", "m", "n"):
+            if isinstance(e.get(key), str):
+                words.append(e[key])
+        if e["t"] == E_CUSTOM and e.get("p"):
+            words.append(json.dumps(e["p"]))
+    words += [c["label"] for v in views for c in v["clicks"]]
+    row = {
+        "sid": sid,
+        "started": events[0]["ts"],
+        "duration": insights["duration_ms"],
+        "pages": [v["page"] for v in views],
+        "entry": first["page"] if first else "",
+        "events": len(events),
+        "errors": int(m.get("errors", 0) + m.get("failed_requests", 0)),
+        "frustration": m.get("frustration"),
+        "anomaly": m.get("anomaly"),
+        "rage": int(m.get("rage_clicks", 0)),
+        "device": first["bucket"] if first else "",
+        "width": first["width"] if first else 0,
+        "text": " ".join(words).lower(),
+        "last_received": max((e.get("received", 0) for e in envelopes), default=0),
+    }
+    state["sessions"][sid] = {"events": events, "insights": insights, "views": views}
+    state["rows"] = [r for r in state["rows"] if r["sid"] != sid] + [row]
+
+
+async def load_notes(sid=None):
+    """Fetch and open the team's sealed notes (all, or one session's)."""
+    try:
+        rows = (await api("/v1/annotations" + (f"?sid={sid}" if sid else "")))["annotations"]
+    except (JsException, RuntimeError) as exc:
+        status(f"Could not load notes: {exc}", error=True)
+        return
+    notes = {}
+    for env in rows:
+        try:
+            note = json.loads(await decrypt.openEnvelope(json.dumps({k: v for k, v in env.items() if k != "received"})))
+        except (JsException, ValueError):
+            continue
+        notes.setdefault(env["sid"], []).append({**note, "id": env["id"]})
+    if sid:
+        state["notes"][sid] = notes.get(sid, [])
+    else:
+        state["notes"] = notes
+
+
+# --------------------------------------------------------------------------- list
+
+
+def fill_page_selects():
+    pages = aggregate.pages({"sid": s, "events": d["events"]} for s, d in state["sessions"].items())
+    opts = "".join(f'<option value="{escape(p["page"])}">{escape(p["page"])} ({p["views"]})</option>' for p in pages)
+    by_id("f-page").innerHTML = '<option value="">any</option>' + opts
+    by_id("s-page").innerHTML = '<option value="">all pages</option>' + opts
+    by_id("h-page").innerHTML = opts
+
+
+def number(element_id):
+    text = by_id(element_id).value.strip()
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def day_ms(element_id, end=False):
+    text = by_id(element_id).value
+    if not text:
+        return None
+    day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp() * 1000
+    return day + (86_400_000 if end else 0)
+
+
+def filtered_rows():
+    """The session rows passing every filter, in the chosen order."""
+    q = by_id("f-search").value.strip().lower()
+    page, device = by_id("f-page").value, by_id("f-device").value
+    since, until = day_ms("f-from"), day_ms("f-to", end=True)
+    min_dur, min_fr, min_an = number("f-duration"), number("f-frustration"), number("f-anomaly")
+    errors_only = by_id("f-errors").checked
+    out = []
+    for r in state["rows"]:
+        if q and not all(word in r["text"] for word in q.split()):
+            continue
+        if page and page not in r["pages"] or device and r["device"] != device:
+            continue
+        if since is not None and r["started"] < since or until is not None and r["started"] >= until:
+            continue
+        if min_dur is not None and r["duration"] < min_dur * 1000:
+            continue
+        if min_fr is not None and (r["frustration"] if r["frustration"] is not None else r["rage"]) < min_fr:
+            continue
+        if min_an is not None and (r["anomaly"] is None or r["anomaly"] < min_an):
+            continue
+        if errors_only and not r["errors"]:
+            continue
+        out.append(r)
+    key, desc = state["sort"]
+
+    def sort_key(r):
+        if key == "notes":
+            return len(state["notes"].get(r["sid"], []))
+        if key == "frustration":
+            return r["frustration"] if r["frustration"] is not None else r["rage"]
+        value = r.get(key)
+        return (value is not None, value if value is not None else 0)
+
+    return sorted(out, key=sort_key, reverse=desc)
+
+
+def score(value, fallback=None):
+    if value is None:
+        return "—" if fallback is None else f"{fallback} rage"
+    return f"{value:.2f}"
+
+
+def render_list():
+    rows = filtered_rows()
+    html = []
+    for r in rows:
+        started = datetime.fromtimestamp(r["started"] / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        pages = " → ".join(escape(p) for p in r["pages"][:4]) + (" …" if len(r["pages"]) > 4 else "")
+        notes = len(state["notes"].get(r["sid"], []))
+        html.append(
+            f'<tr data-sid="{escape(r["sid"])}" class="{"selected" if r["sid"] == state["sid"] else ""}">'
+            f'<td>{started}</td><td>{clock(r["duration"])}</td><td class="pages">{pages}</td><td>{r["events"]}</td>'
+            f'<td class="{"bad" if r["errors"] else ""}">{r["errors"]}</td>'
+            f'<td>{score(r["frustration"], r["rage"] if r["rage"] else None)}</td><td>{score(r["anomaly"])}</td>'
+            f'<td>{escape(r["device"])} {r["width"] or ""}</td><td>{notes or ""}</td></tr>')
     body = by_id("sessions").querySelector("tbody")
-    body.innerHTML = "".join(rows) or '<tr><td colspan="5">No sessions yet.</td></tr>'
-    by_id("list-panel").hidden = False
+    body.innerHTML = "".join(html) or '<tr><td colspan="9">No sessions match.</td></tr>'
+    by_id("list-count").textContent = f"{len(rows)} of {len(state['rows'])}"
+    key, desc = state["sort"]
+    for th in by_id("sessions").querySelectorAll("th[data-sort]"):
+        if th.dataset.sort == key:
+            th.setAttribute("aria-sort", "descending" if desc else "ascending")
+        else:
+            th.removeAttribute("aria-sort")
+
+
+@when("input", "#filters")
+def on_filter(event):
+    render_list()
+
+
+@when("change", "#filters")
+def on_filter_change(event):
+    render_list()
+
+
+@when("click", "#sessions thead")
+def on_sort(event):
+    th = event.target.closest("th")
+    if not th or not th.dataset.sort:
+        return
+    key, desc = state["sort"]
+    state["sort"] = (th.dataset.sort, not desc if key == th.dataset.sort else True)
+    render_list()
 
 
 @when("click", "#sessions tbody")
-async def pick(event):
+def pick(event):
     row = event.target.closest("tr")
     if row and row.dataset.sid:
-        for other in by_id("sessions").querySelectorAll("tr.selected"):
-            other.classList.remove("selected")
-        row.classList.add("selected")
-        await open_session(row.dataset.sid)
+        open_session(row.dataset.sid)
 
 
-async def open_session(sid):
-    status("Fetching and decrypting the session…")
-    try:
-        data = await api(f"/v1/sessions/{sid}")
-    except (JsException, RuntimeError) as exc:
-        status(f"Could not fetch the session: {exc}", error=True)
+# --------------------------------------------------------------------------- replay
+
+
+def timeline_extras(events, insights, t0):
+    """Markers on the timeline and rows for the synchronised panels."""
+    markers, rows = [], []
+    for e in events:
+        at, t = e["ts"] - t0, e["t"]
+        if t == E_NAV:
+            markers.append({"at": at, "kind": "route", "label": f"route change → {e.get('u', '')}"})
+            rows.append({"at": at, "panel": "state", "text": f"navigation ({e.get('k', '')}) {e.get('u', '')}"})
+        elif t == E_NETWORK:
+            s = e.get("s")
+            bad = isinstance(s, int) and (s == 0 or s >= 400)
+            rows.append({"at": at, "panel": "network", "bad": bad,
+                         "text": f"{e.get('m', 'GET')} {e.get('u', '')} → {s or 'failed'} in {e.get('d', '?')} ms"})
+            if bad:
+                rows.append({"at": at, "panel": "errors", "bad": True, "text": f"{e.get('m', 'GET')} {e.get('u', '')} failed ({s or 'network'})"})
+        elif t == E_ERROR:
+            kind = e.get("k", "error")
+            rows.append({"at": at, "panel": "console" if kind == "console" else "errors", "bad": kind != "console",
+                         "text": f"{kind}: {e.get('m', '')}"})
+        elif t == E_CUSTOM:
+            name = str(e.get("n", ""))
+            props = json.dumps(e.get("p") or {}, separators=(",", ":"))[:160]
+            panel = "console" if name.startswith("console:") else "state" if ":" in name else "custom"
+            rows.append({"at": at, "panel": panel, "text": f"{name} {props}"})
+        elif t in (E_IDENTIFY, E_VISIBILITY, E_VIEWPORT):
+            label = {E_IDENTIFY: f"identify {e.get('u', '')}", E_VISIBILITY: f"tab {e.get('v', '')}",
+                     E_VIEWPORT: f"viewport {e.get('w')}×{e.get('h')}"}[t]
+            rows.append({"at": at, "panel": "state", "text": label})
+    for r in insights.get("rage_clicks") or ():
+        markers.append({"at": r["at_ms"], "kind": "frustration", "label": f"rage clicks ({r.get('count', '')})"})
+    for key in ("signals", "frustration_signals", "frustrations"):
+        for s in insights.get(key) or ():
+            if isinstance(s, dict) and isinstance(s.get("at_ms"), (int, float)):
+                markers.append({"at": s["at_ms"], "kind": "frustration", "label": str(s.get("kind", key))})
+    return {"markers": markers, "rows": sorted(rows, key=lambda r: r["at"]), "t0": t0}
+
+
+def note_markers(sid):
+    return [{"at": n.get("at_ms", 0), "kind": "note", "label": f"note: {n.get('text', '')[:40]}"}
+            for n in state["notes"].get(sid, [])]
+
+
+def open_session(sid):
+    data = state["sessions"].get(sid)
+    if not data:
         return
-    events, failures = [], []
-    for env in data["envelopes"]:
-        try:
-            payload = json.loads(await decrypt.openEnvelope(json.dumps(env)))
-        except JsException as exc:
-            failures.append(str(exc))
-            continue
-        events.extend(payload.get("events", []))
-    events.sort(key=lambda e: e["ts"])
-    insights = analyze(events)
-    render_session(sid, events, insights, failures)
-    note = f" {len(failures)} envelope(s) could not be opened and are not shown." if failures else ""
-    status(f"Session {sid}: {len(events)} events from {len(data['envelopes'])} envelope(s).{note}",
-           error=bool(failures))
-
-
-def render_session(sid, events, insights, failures):
+    state["sid"] = sid
+    for other in by_id("sessions").querySelectorAll("tr.selected"):
+        other.classList.remove("selected")
+    row = by_id("sessions").querySelector(f'tr[data-sid="{sid}"]')
+    if row:
+        row.classList.add("selected")
+    events, insights = data["events"], data["insights"]
     by_id("session-panel").hidden = False
     by_id("session-title").textContent = f"Session {sid}"
     by_id("summary").textContent = insights["summary"]
+    m = metrics(insights)
     facts = [
         ("Pages", len(insights["pages"]), False),
         ("Duration", clock(insights["duration_ms"]), False),
@@ -134,21 +389,19 @@ def render_session(sid, events, insights, failures):
         ("Errors", len(insights["errors"]), bool(insights["errors"])),
         ("Failed requests", len(insights["failed_requests"]), bool(insights["failed_requests"])),
         ("Rage clicks", len(insights["rage_clicks"]), bool(insights["rage_clicks"])),
-        ("Unreadable envelopes", len(failures), bool(failures)),
     ]
+    for name in ("frustration", "anomaly"):
+        if name in m:
+            facts.append((name.capitalize(), f"{m[name]:.2f}", m[name] >= 0.5))
     by_id("facts").innerHTML = "".join(
-        f'<span class="fact{" bad" if bad else ""}">{escape(name)}: <b>{value}</b></span>' for name, value, bad in facts
-    )
+        f'<span class="fact{" bad" if bad else ""}">{escape(name)}: <b>{value}</b></span>' for name, value, bad in facts)
     by_id("activity").innerHTML = activity_bars(events)
-    items = [(e["at_ms"], f"Error: {e['message']}") for e in insights["errors"]]
-    items += [(f["at_ms"], f"{f['method']} {f['url']} → {f['status'] or 'network error'}") for f in insights["failed_requests"]]
-    items += [(r["at_ms"], f"Rage clicks ({r['count']})") for r in insights["rage_clicks"]]
-    by_id("issues").innerHTML = "<ul>" + "".join(
-        f'<li data-at="{at}">{clock(at)} — {escape(text)}</li>' for at, text in sorted(items)
-    ) + "</ul>" if items else ""
     if state["player"]:
         state["player"].destroy()
-    state["player"] = replayer.createReplayer(by_id("player"), json.dumps(events))
+    extras = timeline_extras(events, insights, events[0]["ts"])
+    extras["markers"] += note_markers(sid)
+    state["player"] = views.createPlayer(by_id("player"), by_id("panels"), json.dumps(events), json.dumps(extras))
+    render_notes()
 
 
 def activity_bars(events, bins=60):
@@ -161,17 +414,249 @@ def activity_bars(events, bins=60):
     return "".join(f'<span style="height:{100 * c / peak:.0f}%"></span>' for c in counts)
 
 
-@when("click", "#issues")
-def jump(event):
-    item = event.target.closest("li")
+# --------------------------------------------------------------------------- notes
+
+
+def render_notes():
+    sid = state["sid"]
+    items = sorted(state["notes"].get(sid, []), key=lambda n: n.get("at_ms", 0))
+    by_id("notes").innerHTML = "".join(
+        f'<li data-at="{int(n.get("at_ms", 0))}"><span class="at">{clock(n.get("at_ms", 0))}</span> '
+        f'<b>{escape(str(n.get("author") or "someone"))}</b>: {escape(str(n.get("text", "")))}</li>' for n in items
+    ) or '<li class="empty">No notes yet.</li>'
+
+
+@when("click", "#notes")
+def on_note_click(event):
+    item = event.target.closest("li[data-at]")
     if item and state["player"]:
         state["player"].seek(int(item.dataset.at))
+
+
+@when("submit", "#note-form")
+async def add_note(event):
+    text = by_id("note-text").value.strip()
+    sid = state["sid"]
+    if not text or not sid or not state["player"]:
+        return
+    note = {"schema": 1, "kind": "annotation", "at_ms": int(state["player"].time), "text": text[:2000],
+            "author": by_id("author").value.strip()[:60] or "analyst", "created": int(time.time() * 1000)}
+    try:
+        sealed = await decrypt.sealNote(sid, json.dumps(note))
+        await api("/v1/annotations", method="POST", body=sealed)
+    except (JsException, RuntimeError) as exc:
+        status(f"Could not save the note (kept in the box): {exc}", error=True)
+        return
+    by_id("note-text").value = ""
+    await load_notes(sid)
+    render_notes()
+    state["player"].addMarkers(json.dumps([{"at": note["at_ms"], "kind": "note", "label": f"note: {text[:40]}"}]))
+    render_list()
+    status(f"Note sealed and stored at {clock(note['at_ms'])}.")
+
+
+def tick_note_time():
+    if state["player"] and not by_id("session-panel").hidden:
+        by_id("note-at").textContent = clock(state["player"].time)
+
+
+# --------------------------------------------------------------------------- views
+
+
+@when("click", "#tabs")
+async def on_tab(event):
+    button = event.target.closest("button[data-view]")
+    if button:
+        await show_view_async(button.dataset.view)
+
+
+def show_view(name):
+    state["view"] = name
+    for b in by_id("tabs").querySelectorAll("button[data-view]"):
+        b.classList.toggle("active", b.dataset.view == name)
+    for section in document.querySelectorAll("section.view"):
+        section.hidden = section.dataset.view != name
+    document.documentElement.dataset.view = name
+
+
+async def show_view_async(name):
+    show_view(name)
+    if name == "heatmaps":
+        await render_heatmap()
+    elif name == "journeys":
+        render_journeys()
+    elif name == "scroll3d":
+        render_scroll3d()
+    elif name == "live":
+        await refresh_live()
+
+
+def all_sessions():
+    return [{"sid": s, "events": d["events"]} for s, d in state["sessions"].items()]
+
+
+def measure(page):
+    """Measure in-element click positions (views.measureClicks) for every session of a page, once."""
+    for sid, data in state["sessions"].items():
+        if (sid, page) in state["measured"]:
+            continue
+        state["measured"].add((sid, page))
+        # The replayed frame is scrolled as recorded, so viewport coordinates are compared.
+        clicks = [{"ts": c["ts"], "x": c["x"], "y": c["y"], "selector": c["selector"]}
+                  for v in data["views"] if v["page"] == page for c in v["clicks"] if c["selector"]]
+        if not clicks:
+            continue
+        found = {ts: (fx, fy) for ts, fx, fy in json.loads(views.measureClicks(json.dumps(data["events"]), json.dumps(clicks)))}
+        for e in data["events"]:
+            if e["t"] == E_CLICK and e["ts"] in found and found[e["ts"]][0] is not None:
+                e["fx"], e["fy"] = found[e["ts"]]
+        data["views"] = aggregate.page_views({"sid": sid, "events": data["events"]})
+
+
+def representative(page, bucket):
+    """(session events, ms offset) of the latest snapshot of `page` in the bucket; for all widths,
+    in the bucket with the most views of that page."""
+    if not bucket:
+        counts = next((p["buckets"] for p in aggregate.pages(all_sessions()) if p["page"] == page), {})
+        bucket = max(counts, key=counts.get) if counts else None
+    best = None
+    for sid, data in state["sessions"].items():
+        for v in data["views"]:
+            if v["page"] != page or bucket and v["bucket"] != bucket:
+                continue
+            snap = next((e for e in data["events"] if e["t"] == E_SNAPSHOT and v["start"] <= e["ts"] <= v["end"]), None)
+            if snap and (best is None or v["start"] > best[2]):
+                best = (data["events"], snap["ts"] - data["events"][0]["ts"], v["start"])
+    return best
+
+
+@when("change", "#h-page, #h-bucket, #h-mode")
+async def on_heat_change(event):
+    await render_heatmap()
+
+
+async def render_heatmap():
+    page, bucket, mode = by_id("h-page").value, by_id("h-bucket").value or None, by_id("h-mode").value
+    if not page:
+        by_id("heat-info").textContent = "No pages recorded yet."
+        return
+    status("Measuring clicks against their elements…")
+    await asyncio.sleep(0)
+    measure(page)
+    heat = aggregate.heatmap(all_sessions(), page, bucket)
+    shown = representative(page, bucket) or representative(page, None)
+    total = sum(c["count"] for c in heat["clicks"])
+    measured = sum(len(c["points"]) for c in heat["clicks"])
+    by_id("heat-info").textContent = (
+        f"{heat['views']} view(s) of {page} in {heat['sessions']} session(s), widths {', '.join(map(str, heat['widths'])) or '—'} px; "
+        f"{total} clicks on {len(heat['clicks'])} elements ({measured} placed inside their element), "
+        f"{len(heat['unanchored'])} on unknown elements.")
+    by_id("heat-top").innerHTML = "".join(
+        f'<li><b>{c["count"]}</b> {escape(c["label"])} <code>{escape(c["selector"])}</code></li>' for c in heat["clicks"][:5])
+    if state["heat_player"]:
+        state["heat_player"].destroy()
+        state["heat_player"] = None
+    if shown:
+        state["heat_player"] = views.showHeatmap(by_id("heatmap"), json.dumps(shown[0]), shown[1], json.dumps(heat), mode)
+    status(f"Heatmap of {page} ({bucket or 'all widths'}, {mode}).")
+
+
+def render_journeys():
+    graph = aggregate.journeys(all_sessions())
+    if state["journey"]:
+        state["journey"].stop()
+    state["journey"] = views.showJourneys(by_id("journeys"), json.dumps(graph))
+    by_id("journey-table").querySelector("tbody").innerHTML = "".join(
+        f'<tr><td>{escape(n["page"])}</td><td>{n["views"]}</td><td>{n["entries"]}</td><td>{n["exits"]}</td>'
+        f'<td>{n["drop_off"] * 100:.0f}%</td></tr>' for n in graph["nodes"] if n["kind"] == "page")
+
+
+@when("change", "#s-page, #s-bucket, #s-duration")
+def on_scroll_filter(event):
+    render_scroll3d()
+
+
+def render_scroll3d():
+    page, bucket = by_id("s-page").value or None, by_id("s-bucket").value
+    min_ms = (number("s-duration") or 0) * 1000
+    paths = [p for p in aggregate.scroll_paths(all_sessions(), page)
+             if (not bucket or p["bucket"] == bucket) and p["duration"] >= min_ms]
+    views.showScroll3D(by_id("scroll3d"), json.dumps(paths))
+
+
+# --------------------------------------------------------------------------- live
+
+
+@when("click", "#live-refresh")
+async def on_live_refresh(event):
+    await refresh_live()
+
+
+async def refresh_live():
+    try:
+        rows = (await api("/v1/live"))["sessions"]
+    except (JsException, RuntimeError) as exc:
+        status(f"Could not list live sessions: {exc}", error=True)
+        return
+    by_id("live-list").innerHTML = "".join(
+        f'<li><button type="button" data-live="{escape(r["sid"])}">Watch {escape(r["sid"])}</button> '
+        f'{r["envelopes"]} batch(es), last {max(0, int(time.time() - r["last_ts"] / 1000))} s ago</li>' for r in rows
+    ) or "<li>Nobody is being recorded right now.</li>"
+
+
+@when("click", "#live-list")
+def on_watch(event):
+    button = event.target.closest("button[data-live]")
+    if button:
+        watch(button.dataset.live)
+
+
+def watch(sid):
+    """Follow a session live: decrypt each sealed batch as it arrives and keep the replay at its end."""
+    if state["live"]:
+        state["live"].close()
+    state["live_events"] = []
+    state["live_sid"] = sid
+    lag = by_id("live-state")
+    lag.textContent = f"Connecting to {sid}…"
+
+    async def on_envelope(text):
+        env = json.loads(text)
+        events, failed = await open_envelopes([env])
+        if failed:
+            lag.textContent = "A batch could not be opened (wrong key?)."
+            return
+        state["live_events"].extend(events)
+        state["live_events"].sort(key=lambda e: e["ts"])
+        if state["live_player"]:
+            state["live_player"].destroy()
+        state["live_player"] = views.createPlayer(by_id("live-player"), document.createElement("div"),
+                                                  json.dumps(state["live_events"]),
+                                                  json.dumps({"markers": [], "rows": [], "t0": state["live_events"][0]["ts"]}))
+        state["live_player"].seek(10**12)
+        behind = max(0.0, time.time() - state["live_events"][-1]["ts"] / 1000)
+        by_id("live-player").dataset.batches = str(int(by_id("live-player").dataset.batches or 0) + 1)
+        lag.textContent = (f"Live: {len(state['live_events'])} events from {by_id('live-player').dataset.batches} batch(es); "
+                           f"latest event {behind:.1f} s ago.")
+
+    def on_state(text):
+        if text != "open":
+            lag.textContent = f"Stream {text}."
+
+    state["live_proxies"] = [create_proxy(on_envelope), create_proxy(on_state)]
+    by_id("live-player").dataset.batches = "0"
+    state["live"] = views.follow(state["base"], state["token"], sid, 0, *state["live_proxies"])
+
+
+# --------------------------------------------------------------------------- start
 
 
 def main():
     by_id("connect").disabled = False
     document.documentElement.dataset.ready = "1"
+    progress(0.2)
     status("Ready. Load your private key and token, then load sessions.")
+    window.setInterval(create_proxy(tick_note_time), 250)
     if read_fragment():
         asyncio.ensure_future(connect())
 

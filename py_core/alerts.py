@@ -1,0 +1,266 @@
+"""Alerts: the device decides, the collector relays only what the site allows.
+
+The collector cannot read sessions, so it cannot tell when one goes wrong. The
+visitor's worker can: after analysing a batch it compares the session's running
+metrics with the site's alert *rules* and, when one is crossed, posts a small clear
+alert that holds only the *fields* the site's policy allows (never events, text or
+URLs beyond the page path). The collector checks the alert against the same policy,
+drops anything else, de-duplicates per session and rule, and posts it to the team's
+webhooks in Slack's or Discord's payload format. See docs/adr/0601-alerts-on-device.md.
+
+A policy (JSON, given to the collector with ``SIGHTLINE_ALERTS=<file>``)::
+
+    {"site": "Demo shop",
+     "rules": [{"name": "errors", "metric": "errors", "at_least": 1},
+               {"name": "frustrated", "metric": "frustration", "at_least": 0.6}],
+     "fields": ["sid", "page"],
+     "webhooks": [{"format": "slack", "url": "https://hooks.slack.com/services/..."},
+                  {"format": "discord", "url": "https://discord.com/api/webhooks/..."}]}
+
+Devices read the public part (rules and fields, never webhook URLs) from
+``GET /v1/alerts/policy``. Pure Python; only :func:`send` does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+__all__ = [
+    "METRICS",
+    "OPTIONAL_FIELDS",
+    "AlertError",
+    "Policy",
+    "Rule",
+    "decide",
+    "discord_payload",
+    "metrics",
+    "send",
+    "slack_payload",
+    "validate_alert",
+]
+
+#: Metrics a rule can watch, each computed from analyze()'s result by :func:`metrics`.
+METRICS = ("errors", "failed_requests", "rage_clicks", "frustration", "anomaly")
+#: Context fields a site may allow an alert to carry besides rule, metric, value, threshold.
+OPTIONAL_FIELDS = ("sid", "page", "bucket")
+_REQUIRED = ("rule", "metric", "value", "threshold")
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+_SID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_PAGE = re.compile(r"/[A-Za-z0-9_./~%-]{0,199}")
+_BUCKETS = ("mobile", "tablet", "desktop")
+MAX_ALERT_BYTES = 2048
+
+
+class AlertError(ValueError):
+    """A policy or alert that does not follow the rules; the message says why."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Fire once per session when ``metric`` reaches ``at_least``."""
+
+    name: str
+    metric: str
+    at_least: float
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A site's alert rules, the fields an alert may carry, and where alerts go."""
+
+    rules: tuple[Rule, ...]
+    fields: tuple[str, ...] = ()
+    webhooks: tuple[dict, ...] = ()
+    site: str = "Sightline"
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_json(cls, obj: Any) -> "Policy":
+        """Validate a policy object (see the module docstring); raise AlertError on any fault."""
+        if not isinstance(obj, Mapping):
+            raise AlertError("a policy is a JSON object")
+        unknown = set(obj) - {"site", "rules", "fields", "webhooks"}
+        if unknown:
+            raise AlertError(f"unknown policy keys: {', '.join(sorted(unknown))}")
+        rules = []
+        for r in obj.get("rules") or ():
+            if not isinstance(r, Mapping) or set(r) != {"name", "metric", "at_least"}:
+                raise AlertError("each rule is {name, metric, at_least}")
+            if not isinstance(r["name"], str) or not _NAME.fullmatch(r["name"]):
+                raise AlertError(f"rule name {r['name']!r}: 1-40 of A-Z a-z 0-9 _ . -")
+            if r["metric"] not in METRICS:
+                raise AlertError(f"rule {r['name']}: metric must be one of {', '.join(METRICS)}")
+            if not _number(r["at_least"]):
+                raise AlertError(f"rule {r['name']}: at_least must be a finite number")
+            rules.append(Rule(r["name"], r["metric"], float(r["at_least"])))
+        if len({r.name for r in rules}) != len(rules):
+            raise AlertError("rule names must be unique")
+        fields = tuple(obj.get("fields") or ())
+        bad = [f for f in fields if f not in OPTIONAL_FIELDS]
+        if bad:
+            raise AlertError(f"fields may only be {', '.join(OPTIONAL_FIELDS)}; not {', '.join(map(str, bad))}")
+        hooks = []
+        for h in obj.get("webhooks") or ():
+            if not isinstance(h, Mapping) or h.get("format") not in ("slack", "discord") \
+                    or not isinstance(h.get("url"), str) or not re.match(r"https?://", h["url"]):
+                raise AlertError("each webhook is {format: slack|discord, url: http(s)://...}")
+            hooks.append({"format": h["format"], "url": h["url"]})
+        site = obj.get("site", "Sightline")
+        if not isinstance(site, str) or not 0 < len(site) <= 80:
+            raise AlertError("site is a name of 1-80 characters")
+        return cls(tuple(rules), fields, tuple(hooks), site)
+
+    @classmethod
+    def load(cls, path: str) -> "Policy":
+        """Read and validate a policy file."""
+        with open(path, encoding="utf-8") as fh:
+            try:
+                obj = json.load(fh)
+            except ValueError as exc:
+                raise AlertError(f"{path}: not JSON ({exc})") from None
+        return cls.from_json(obj)
+
+    def public(self) -> dict:
+        """What devices need to decide: rules and allowed fields (no webhook URLs)."""
+        return {"rules": [{"name": r.name, "metric": r.metric, "at_least": r.at_least} for r in self.rules],
+                "fields": list(self.fields)}
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _score(value: Any) -> float | None:
+    """A score from an insight that may be a number or ``{"score": n}`` (absent: None)."""
+    if isinstance(value, Mapping):
+        value = value.get("score")
+    return float(value) if _number(value) else None
+
+
+def metrics(insights: Mapping) -> dict[str, float]:
+    """The metrics rules watch, from one analyze() result; keys absent from it are left out."""
+    out: dict[str, float] = {}
+    for name in ("errors", "failed_requests", "rage_clicks"):
+        if isinstance(insights.get(name), list):
+            out[name] = float(len(insights[name]))
+    for name in ("frustration", "anomaly"):
+        score = _score(insights.get(name))
+        if score is None:
+            score = _score(insights.get(f"{name}_score"))
+        if score is not None:
+            out[name] = score
+    return out
+
+
+def decide(totals: Mapping[str, float], policy: Mapping | Policy, fired: Iterable[str] = (),
+           context: Mapping[str, Any] | None = None) -> list[dict]:
+    """Alerts to send now: rules whose metric in ``totals`` reached the threshold and have
+    not ``fired`` yet this session; each carries only the fields the policy allows.
+
+    ``policy`` may be the public JSON the device fetched; ``context`` offers sid, page,
+    bucket, of which only the allowed ones are copied.
+    """
+    if not isinstance(policy, Policy):
+        policy = Policy.from_json(policy)
+    done = set(fired)
+    context = context or {}
+    out = []
+    for rule in policy.rules:
+        value = totals.get(rule.metric)
+        if rule.name in done or value is None or value < rule.at_least:
+            continue
+        alert = {"rule": rule.name, "metric": rule.metric, "value": round(float(value), 4),
+                 "threshold": rule.at_least}
+        for key in policy.fields:
+            if context.get(key) is not None:
+                alert[key] = context[key]
+        out.append(alert)
+    return out
+
+
+def validate_alert(obj: Any, policy: Policy) -> dict:
+    """The collector's check of a device's alert: known rule, allowed fields only, sane values."""
+    if not isinstance(obj, Mapping):
+        raise AlertError("an alert is a JSON object")
+    extra = set(obj) - set(_REQUIRED) - set(policy.fields)
+    if extra:
+        raise AlertError(f"fields not allowed by this site: {', '.join(sorted(map(str, extra)))}")
+    missing = [k for k in _REQUIRED if k not in obj]
+    if missing:
+        raise AlertError(f"missing fields: {', '.join(missing)}")
+    rule = next((r for r in policy.rules if r.name == obj["rule"]), None)
+    if rule is None:
+        raise AlertError(f"unknown rule {str(obj['rule'])[:40]!r}")
+    if obj["metric"] != rule.metric:
+        raise AlertError(f"rule {rule.name} watches {rule.metric}, not {str(obj['metric'])[:20]}")
+    if not _number(obj["value"]) or not _number(obj["threshold"]):
+        raise AlertError("value and threshold must be finite numbers")
+    if float(obj["threshold"]) != rule.at_least or obj["value"] < rule.at_least:
+        raise AlertError(f"value {obj['value']} does not cross rule {rule.name} (at least {rule.at_least})")
+    if "sid" in obj and not (isinstance(obj["sid"], str) and _SID.fullmatch(obj["sid"])):
+        raise AlertError("sid must be 8-64 of A-Z a-z 0-9 _ -")
+    if "page" in obj and not (isinstance(obj["page"], str) and _PAGE.fullmatch(obj["page"])):
+        raise AlertError("page must be a URL path (no query, no fragment)")
+    if "bucket" in obj and obj["bucket"] not in _BUCKETS:
+        raise AlertError(f"bucket must be one of {', '.join(_BUCKETS)}")
+    return {k: obj[k] for k in (*_REQUIRED, *policy.fields) if k in obj}
+
+
+def _lines(alert: Mapping) -> list[tuple[str, str]]:
+    rows = [("Rule", alert["rule"]), ("Metric", f"{alert['metric']} = {alert['value']:g} (threshold {alert['threshold']:g})")]
+    for key, name in (("page", "Page"), ("bucket", "Device"), ("sid", "Session")):
+        if key in alert:
+            rows.append((name, str(alert[key])))
+    return rows
+
+
+def _title(alert: Mapping, site: str) -> str:
+    return f"{site}: a session crossed \"{alert['rule']}\" ({alert['metric']} {alert['value']:g} ≥ {alert['threshold']:g})"
+
+
+def slack_payload(alert: Mapping, site: str = "Sightline") -> dict:
+    """A Slack incoming-webhook body: ``text`` fallback plus Block Kit blocks."""
+    esc = lambda s: s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # noqa: E731
+    rows = _lines(alert)
+    return {
+        "text": esc(_title(alert, site)),
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": f"{site} alert: {alert['rule']}"[:150]}},
+            {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{n}*\n{esc(v)}"} for n, v in rows][:10]},
+            {"type": "context", "elements": [{"type": "mrkdwn",
+                                              "text": "Decided on the visitor's device; open the session in the Sightline viewer."}]},
+        ],
+    }
+
+
+def discord_payload(alert: Mapping, site: str = "Sightline") -> dict:
+    """A Discord webhook body: ``content`` plus one embed; mentions disabled."""
+    return {
+        "content": _title(alert, site)[:2000],
+        "embeds": [{
+            "title": f"{site} alert: {alert['rule']}"[:256],
+            "color": 0xE02424,
+            "fields": [{"name": n, "value": v[:1024], "inline": True} for n, v in _lines(alert)][:25],
+            "footer": {"text": "Decided on the visitor's device"},
+        }],
+        "allowed_mentions": {"parse": []},
+    }
+
+
+def send(webhook: Mapping, alert: Mapping, site: str = "Sightline", timeout: float = 5.0) -> int:
+    """POST ``alert`` to one webhook in its format; return the HTTP status (0: unreachable)."""
+    body = (slack_payload if webhook["format"] == "slack" else discord_payload)(alert, site)
+    req = urllib.request.Request(webhook["url"], data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", "User-Agent": "sightline-alerts/1"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
