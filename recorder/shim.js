@@ -153,11 +153,12 @@ function mask(text) {
 }
 
 /** Text typed by the visitor (contenteditable, textarea) is masked unless data-sl-unmask. */
-// A selector, not isContentEditable: that property forces a style recalculation per call.
-function typed(el) {
-  const c = matches(el, '[contenteditable],textarea');
-  return !!c && c.getAttribute('contenteditable') !== 'false' && !matches(el, UNMASK_SELECTOR);
-}
+// Selectors, not isContentEditable: that property forces a style recalculation per call.
+const EDITABLE = '[contenteditable]:not([contenteditable=false]),textarea';
+const MASKING = MASK_SELECTOR + ',' + EDITABLE;
+
+/** Whether an element starts masked text: checks the element only (ser() carries the state down). */
+const masks = (el) => el.matches(MASKING) && (el.matches(MASK_SELECTOR) || !matches(el, UNMASK_SELECTOR));
 
 function empty(o) {
   for (const k in o) return false;
@@ -192,7 +193,7 @@ function ser(n, masked) {
     else if (tag === 'option') n.selected ? (a.selected = '') : delete a.selected;
     else if ((tag === 'input' || tag === 'textarea') && n.value) a.value = inputValue(n, n.value);
     if (empty(a)) delete o.a; // most elements have no attributes: leave the field out
-    if (!masked && (n.matches(MASK_SELECTOR) || typed(n))) masked = true;
+    if (!masked && masks(n)) masked = true;
     if (SKIP_TAGS.test(tag)) return o;
     const sh = n.sheet;
     // Stylesheets: same-origin <link> rules inlined; CSSOM-built or -changed rules as text.
@@ -372,9 +373,11 @@ function degrade() {
   }, STORM_MS);
 }
 
+/** Whether a node's text is masked: one ancestor walk, and a second only for typed text. */
 function masked(n) {
   const el = n.nodeType === 1 ? n : n.parentElement;
-  return !!(el && (matches(el, MASK_SELECTOR) || typed(el)));
+  const m = el && matches(el, MASKING);
+  return !!m && (masks(m) || !!matches(m.parentElement || m, MASK_SELECTOR));
 }
 
 // ------------------------------------------------------------------ interactions
