@@ -108,6 +108,7 @@ def test_scroll_focus_viewport_visibility_iframe_canvas(page: Page, viewer, site
     expect(child.locator("#hello")).to_have_text("Hello from the iframe")
     page.wait_for_function("Sightline.flush() && __sl.some(e => e.t === 17)")  # a first canvas frame
     child.locator("#in-frame").fill("secret words")
+    child.locator("#hello").evaluate("el => { el.textContent = 'Changed in the iframe'; }")
     page.evaluate("document.getElementById('inner').scrollTop = 200")
     page.evaluate("scrollTo(0, 300)")
     page.evaluate("drawRed()")
@@ -121,7 +122,7 @@ def test_scroll_focus_viewport_visibility_iframe_canvas(page: Page, viewer, site
     assert of_type(events, FOCUS) and of_type(events, VIEWPORT)[-1]["w"] == 1000
     assert "secret" not in str(events)
     frame = replay(viewer, site_url, events)
-    expect(frame.frame_locator("#child").locator("#hello")).to_have_text("Hello from the iframe")
+    expect(frame.frame_locator("#child").locator("#hello")).to_have_text("Changed in the iframe")
     assert re.fullmatch(r"\*+ \*+", frame.frame_locator("#child").locator("#in-frame").input_value())
     assert frame.locator("#inner").evaluate("el => el.scrollTop") == 200
     assert viewer.locator("#replay-frame").evaluate("f => f.contentWindow.scrollY") == 300
