@@ -249,6 +249,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             cors_origins=tuple(args.cors_origin or (() if args.cors_origin_regex else ("*",))),
             cors_origin_regex=args.cors_origin_regex,
             max_body=args.max_body,
+            body_timeout=args.body_timeout or None,
             demo=args.demo,
             rate_limit=None if args.no_rate_limit else args.rate_limit,
             site_rate_limit=None if args.no_rate_limit else args.site_rate_limit,
@@ -263,7 +264,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"serving http://{args.host}:{args.port}/", flush=True)
         proxy = {"proxy_headers": True, "forwarded_allow_ips": args.forwarded_allow_ips} if args.forwarded_allow_ips else {
             "proxy_headers": False}
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False, **proxy)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False,
+                    limit_concurrency=args.limit_concurrency, **proxy)
     finally:
         store.close()
     return 0
@@ -295,7 +297,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sightline`` command."""
-    from py_core.collector.app import DEFAULT_RATE_LIMIT, DEFAULT_SITE_RATE_LIMIT
+    from py_core.collector.app import DEFAULT_BODY_TIMEOUT, DEFAULT_RATE_LIMIT, DEFAULT_SITE_RATE_LIMIT
     from py_core.envelope import MAX_ENVELOPE_BYTES as MAX_BODY
 
     def rate_text(limit: tuple[float, int]) -> str:
@@ -328,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ingest limit per site key (kid), or off (default: %(default)s)")
     p.add_argument("--no-rate-limit", action="store_true", help="turn both rate limits off")
     p.add_argument("--max-body", type=int, default=MAX_BODY, metavar="BYTES", help="largest ingest body (default: %(default)s)")
+    p.add_argument("--body-timeout", type=float, default=DEFAULT_BODY_TIMEOUT, metavar="SECONDS",
+                   help="time a client has to send an ingest body, else 408; 0 for none (default: %(default)s)")
+    p.add_argument("--limit-concurrency", type=int, metavar="N",
+                   help="answer 503 beyond N concurrent connections and requests (default: no limit)")
     p.add_argument("--forwarded-allow-ips", metavar="IPS",
                    help="behind a reverse proxy: trust X-Forwarded-For from these addresses (comma list or *)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])

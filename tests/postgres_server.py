@@ -105,6 +105,10 @@ class PostgresServer:
             conn.execute(f"CREATE SCHEMA {name}")
         return f"postgresql://sightline@127.0.0.1:{self.port}/sightline?options=-csearch_path%3D{name}"
 
+    def restart(self, mode: str = "immediate") -> None:
+        """Restart the server; ``immediate`` is a crash for PostgreSQL (recovery from WAL on start)."""
+        self._run("pg_ctl", "restart", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "-l", str(self.log))
+
     def stop(self) -> None:
         """Stop the server (immediate: its files are deleted next) and delete its files."""
         try:

@@ -564,3 +564,55 @@ def test_serve_options_fail_clearly(tmp_path, capsys):
     for bad in ("0/10", "5/0", "5", "x/y"):
         with pytest.raises(Exception, match="RATE/BURST"):
             cli._rate(bad)
+
+
+def _slow_post(port: int, sent: bytes = b'{"v": 1', declared: int = 1000):
+    conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+    conn.sendall(b"POST /v1/ingest HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (declared, sent))
+    return conn
+
+
+def test_real_server_slow_senders_get_408_and_concurrency_is_bounded(tmp_path):
+    """A body that does not arrive in time is 408 request_timeout; past --limit-concurrency the server sheds with 503."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "py_core.cli", "serve", "--db", str(tmp_path / "slow.db"), "--port", str(port),
+           "--token", TOKEN, "--log-level", "warning", "--body-timeout", "2", "--limit-concurrency", "3"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        started = time.monotonic()
+        slow = [_slow_post(port) for _ in range(2)]
+        time.sleep(0.5)
+        assert http_status(f"{url}/v1/health") == 503  # two slow senders and this request fill the 3 slots
+        answers = [_read_response(s) for s in slow]
+        assert 1.5 < time.monotonic() - started < 20
+        for answer in answers:
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 408") and json.loads(body)["error"] == "request_timeout"
+        for s in slow:
+            s.close()
+        assert http_status(f"{url}/v1/health") == 200
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
+
+
+def _read_response(conn) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < int(
+            data.lower().partition(b"content-length: ")[2].split(b"\r\n")[0] or 0):
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code

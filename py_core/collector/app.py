@@ -26,7 +26,7 @@ import time
 from typing import Iterable, Mapping, Sequence
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
+import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -45,6 +45,8 @@ log = logging.getLogger("sightline.collector")
 DEFAULT_MAX_BODY = envelope.MAX_ENVELOPE_BYTES
 #: Default ingest rate limit per client address: (envelopes per second, burst).
 DEFAULT_RATE_LIMIT = (20.0, 200)
+#: Seconds a client has to send an ingest body (slow-sender guard).
+DEFAULT_BODY_TIMEOUT = 30.0
 #: Default ingest rate limit per site key (``kid``): (envelopes per second, burst).
 DEFAULT_SITE_RATE_LIMIT = (500.0, 5000)
 _SID = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -125,6 +127,19 @@ class TokenCheck:
         return self(value.strip().encode("utf-8", "surrogateescape")) and scheme.lower() == "bearer"
 
 
+async def _read_body_within(request: Request, limit: int, timeout: float | None) -> bytes:
+    """:func:`_read_body`, or a 408 ``_Reject`` if the body takes longer than ``timeout`` seconds."""
+    import asyncio
+
+    if timeout is None:
+        return await _read_body(request, limit)
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read_body(request, limit)
+    except TimeoutError:
+        raise _Reject(408, "request_timeout", f"the body did not arrive within {timeout:g} s") from None
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     """The request body, at most ``limit`` bytes, else a 413 ``_Reject``.
 
@@ -166,6 +181,8 @@ def create_app(
     cors_origins: Iterable[str] = ("*",),
     cors_origin_regex: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
+    store_threads: int = 8,
     demo: bool = False,
     rate_limit: tuple[float, int] | None = DEFAULT_RATE_LIMIT,
     site_rate_limit: tuple[float, int] | None = DEFAULT_SITE_RATE_LIMIT,
@@ -179,6 +196,9 @@ def create_app(
       The address is the TCP peer; behind a reverse proxy run uvicorn with
       ``--forwarded-allow-ips`` (``sightline serve --forwarded-allow-ips``) so it is the
       visitor's, or rate-limit at the proxy.
+    - ``body_timeout``: seconds a client has to send its whole body (slow senders get
+      408 ``request_timeout`` and their connection back), or None.
+    - ``store_threads``: how many store calls may run at once (threads).
     - ``site_rate_limit`` is the same per site key (the envelope's ``kid``), or None.
     - ``kids``: if given, only envelopes sealed to these key ids are accepted (403
       ``unknown_kid`` otherwise), so nobody can fill the store under made-up keys.
@@ -196,6 +216,13 @@ def create_app(
     if accepted_kids is not None and not all(isinstance(k, str) and len(k) == 16 for k in accepted_kids):
         raise ValueError("kids must be 16-character key ids")
     api_doc = openapi.spec(extra_openapi)
+    # Store calls run in threads; at most store_threads at once (the rest wait in the event
+    # loop, which costs nothing), so many concurrent requests do not become a convoy of
+    # threads fighting over the GIL and the store's lock (docs/adr/0405).
+    store_limiter = anyio.CapacityLimiter(store_threads)
+
+    async def in_store_thread(fn, *args):
+        return await anyio.to_thread.run_sync(fn, *args, limiter=store_limiter)
 
     def authorized(request: Request) -> bool:
         return token_check.request_ok(request)
@@ -220,7 +247,7 @@ def create_app(
         if limiter is not None and (refused := rate_limited(limiter, _client_key(request), "client address")):
             return refused
         try:
-            body = await _read_body(request, max_body)
+            body = await _read_body_within(request, max_body, body_timeout)
             env = envelope.parse(body)
             envelope.check_enc(env)
         except _Reject as exc:
@@ -235,7 +262,7 @@ def create_app(
             return refused
         received = int(time.time() * 1000)
         try:
-            result = await run_in_threadpool(store.put, env, received)
+            result = await in_store_thread(store.put, env, received)
         except Exception:  # storage trouble is ours, not the client's: 503, retryable
             return unavailable("store the envelope")
         if result == "conflict":
@@ -255,7 +282,7 @@ def create_app(
         if not (1 <= limit <= 10_000 and 0 <= offset <= 2**62):
             return _error(400, "bad_query", "limit must be 1..10000 and offset >= 0")
         try:
-            rows = await run_in_threadpool(store.sessions, limit, offset)
+            rows = await in_store_thread(store.sessions, limit, offset)
         except Exception:
             return unavailable("list sessions")
         return JSONResponse({"sessions": rows}, headers=_NO_STORE)
@@ -265,7 +292,7 @@ def create_app(
             return unauthorized()
         sid = request.path_params["sid"]
         try:
-            rows = await run_in_threadpool(store.session, sid) if _SID.fullmatch(sid) else []
+            rows = await in_store_thread(store.session, sid) if _SID.fullmatch(sid) else []
         except Exception:
             return unavailable("read the session")
         if not rows:

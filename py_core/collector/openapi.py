@@ -103,6 +103,7 @@ def spec(extra_paths: Mapping[str, dict] | None = None) -> dict:
                     "400": _err("malformed envelope: bad_json, not_object, bad_version, bad_field:<name>, "
                                 "unknown_field:<name>, forged, bad_request"),
                     "403": _err("unknown_kid: this collector accepts only the configured keys"),
+                    "408": _err("request_timeout: the body did not arrive in time"),
                     "409": _err("id_conflict: the id is stored with different content"),
                     "413": _err("too_large: the body or ct is over the limit"),
                     "429": _err("rate_limited (per client address or per site key)", _RETRY_AFTER),
