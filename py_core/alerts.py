@@ -37,6 +37,7 @@ __all__ = [
     "Policy",
     "Rule",
     "decide",
+    "device_check",
     "discord_payload",
     "metrics",
     "send",
@@ -181,6 +182,34 @@ def decide(totals: Mapping[str, float], policy: Mapping | Policy, fired: Iterabl
                 alert[key] = context[key]
         out.append(alert)
     return out
+
+
+def device_check(state_json: str, payload_json: str, policy_json: str) -> str:
+    """One step of the decision on the visitor's device, called by the recorder's worker
+    after each batch is analysed (plain JSON strings cross the Pyodide boundary).
+
+    ``state`` is what the previous step returned (``"{}"`` at first): running totals
+    (counts add up, scores keep their maximum), rules already fired, and the page path
+    and width bucket last seen. Returns ``{"state": ..., "alerts": [...]}``.
+    """
+    from .aggregate import page_key, width_bucket
+
+    state = json.loads(state_json or "{}") or {}
+    payload = json.loads(payload_json)
+    policy = Policy.from_json(json.loads(policy_json))
+    totals = dict(state.get("totals") or {})
+    for name, value in metrics(payload.get("insights") or {}).items():
+        totals[name] = max(totals.get(name, value), value) if name in ("frustration", "anomaly") \
+            else totals.get(name, 0.0) + value
+    page, bucket = state.get("page"), state.get("bucket")
+    for ev in payload.get("events") or ():
+        if ev.get("t") == 0:  # META: a page load
+            page, bucket = page_key(str(ev.get("u") or "")), width_bucket(ev.get("w"))
+    context = {"sid": payload.get("sid"), "page": page, "bucket": bucket}
+    fired = list(state.get("fired") or ())
+    found = decide(totals, policy, fired, context)
+    state = {"totals": totals, "fired": fired + [a["rule"] for a in found], "page": page, "bucket": bucket}
+    return json.dumps({"state": state, "alerts": found})
 
 
 def validate_alert(obj: Any, policy: Policy) -> dict:

@@ -104,6 +104,7 @@ function boot() {
     if (!zip.ok) throw new Error(`py_core.zip: HTTP ${zip.status}`);
     py.unpackArchive(await zip.arrayBuffer(), 'zip');
     const api = py.pyimport('py_core.worker_api');
+    alertsApi = py.pyimport('py_core.alerts');
     stats.bootMs = Math.round(performance.now() - t0);
     return api;
   })().catch((err) => {
@@ -126,6 +127,30 @@ async function processRaw() {
       tx.objectStore('outbox').add({ endpoint: raw.endpoint, body }),
       tx.done,
     ]);
+    checkAlerts(payload, raw.endpoint).catch((err) => { stats.lastError = `alerts: ${err}`; });
+  }
+}
+
+// ------------------------------------------------------------------ alerts
+// The site's alert rules are checked here, on the device (py_core.alerts.device_check):
+// the collector cannot read sessions. Only the fields its policy allows leave, in clear,
+// to POST /v1/alerts. A collector without a policy answers 404 and nothing is checked.
+let alertsApi = null;
+let alertPolicy; // undefined: not fetched yet; null: none; else the public policy JSON
+let alertState = '{}';
+
+async function checkAlerts(payload, endpoint) {
+  if (alertPolicy === undefined) {
+    const res = await fetch(new URL('v1/alerts/policy', endpoint));
+    alertPolicy = res.ok ? await res.text() : null;
+  }
+  if (!alertPolicy || !alertsApi) return;
+  const out = JSON.parse(alertsApi.device_check(alertState, payload, alertPolicy));
+  alertState = JSON.stringify(out.state);
+  for (const alert of out.alerts) {
+    await fetch(new URL('v1/alerts', endpoint), {
+      method: 'POST', body: JSON.stringify(alert), headers: { 'content-type': 'application/json' }, keepalive: true,
+    });
   }
 }
 

@@ -111,3 +111,19 @@ def test_collector_refuses_disallowed_alerts(relay):
     assert status == 400 and body["error"] == "bad_alert" and "email" in body["detail"]
     assert post(c.url + "/v1/alerts", {"rule": "errors"})[0] == 400
     assert len(receiver.requests) == before
+
+
+def test_device_check_accumulates_over_batches():
+    """Counts add up across batches, scores keep their maximum, each rule fires once."""
+    policy = json.dumps({"rules": [{"name": "errors", "metric": "errors", "at_least": 2},
+                                   {"name": "odd", "metric": "anomaly", "at_least": 0.8}], "fields": ["sid", "page"]})
+    first = {"sid": "sess-device-1", "events": [{"t": 0, "ts": 1, "u": "https://s.test/shop/index.html?q=1", "w": 400}],
+             "insights": {"errors": [{}], "anomaly": 0.9}}
+    out = json.loads(alerts.device_check("{}", json.dumps(first), policy))
+    assert out["alerts"] == [{"rule": "odd", "metric": "anomaly", "value": 0.9, "threshold": 0.8,
+                              "sid": "sess-device-1", "page": "/shop/"}]
+    second = {"sid": "sess-device-1", "events": [], "insights": {"errors": [{}], "anomaly": 0.1}}
+    out = json.loads(alerts.device_check(json.dumps(out["state"]), json.dumps(second), policy))
+    assert [a["rule"] for a in out["alerts"]] == ["errors"] and out["alerts"][0]["value"] == 2.0
+    assert out["state"]["totals"]["anomaly"] == 0.9 and out["state"]["fired"] == ["odd", "errors"]
+    assert json.loads(alerts.device_check(json.dumps(out["state"]), json.dumps(second), policy))["alerts"] == []
