@@ -5,7 +5,8 @@ errors, 429 and 5xx (the documented client contract, docs/envelope.md). The test
 the `sightline serve` process with SIGKILL while requests are in flight, twice, and
 restarts it on the same port and store. Then: every envelope acknowledged before a kill
 is stored and byte-identical; the retrying clients deliver everything else; nothing is
-stored twice. Runs on SQLite and on a real PostgreSQL.
+stored twice. Runs on SQLite and on a real PostgreSQL. PostgreSQL itself is crashed too,
+and the real recorder in Chromium (site/) is run across a collector SIGKILL.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from py_core import envelope, keys
 
@@ -196,3 +199,52 @@ def test_postgres_crash_mid_stream_is_503_then_retries_deliver(postgres, tmp_pat
         assert got == by_id[got["id"]]
     server.kill()
     assert any(503 in c.failures for c in clients)  # the crash was seen, and answered as retryable
+
+
+@pytest.mark.browser
+def test_real_recorder_retries_deliver_across_collector_sigkill(page, site_dir, tmp_path, demo_key):
+    """The real recorder (Chromium, site/) keeps recording while its collector is SIGKILLed; after the
+    restart its own retries deliver every batch, once, and what was acknowledged before is intact."""
+    from conftest import Collector
+
+    collector = Collector(tmp_path / "rec.db", site_dir, TOKEN).start()
+    try:
+        page.set_default_timeout(60_000)
+        page.goto(collector.url + "/demo/")
+        page.click("#consent-yes")
+        for i in range(6):
+            page.mouse.move(100 + 40 * i, 200 + 10 * i)
+            page.wait_for_timeout(150)
+        assert page.evaluate("Sightline.flush()")["outbox"] == 0
+        sid = page.evaluate("Sightline.session.sid")
+        before = {e["id"]: e for e in collector.get(f"/v1/sessions/{sid}")["envelopes"]}
+        assert before
+        page.mouse.move(50, 60)
+        os.kill(collector.proc.pid, signal.SIGKILL)
+        collector.proc.wait(30)
+        page.get_by_role("button", name="Add to cart").first.click()
+        for i in range(8):  # batches recorded while the collector is down
+            page.mouse.move(300 + 20 * i, 100 + 30 * i)
+            page.wait_for_timeout(200)
+        down = page.evaluate("Sightline.flush()")
+        assert down["outbox"] + down["raw"] > 0, down
+        collector.start()  # same port, same store
+        deadline = time.monotonic() + 90
+        while (status := page.evaluate("Sightline.flush()"))["outbox"] + status["raw"] > 0:
+            assert time.monotonic() < deadline, status
+            page.wait_for_timeout(500)
+        after = collector.get(f"/v1/sessions/{sid}")["envelopes"]
+    finally:
+        collector.stop()
+    by_id = {e["id"]: e for e in after}
+    assert len(by_id) == len(after) > len(before)
+    for env_id, env in before.items():
+        assert by_id[env_id] == env  # acknowledged before the kill: there, byte for byte
+    pages: dict[str, list[int]] = {}
+    for env in after:
+        pages.setdefault(env["pid"], []).append(env["seq"])
+    assert all(sorted(seqs) == list(range(len(seqs))) for seqs in pages.values()), pages  # no gap, no repeat
+    private = {demo_key["kid"]: keys.b64u_decode(demo_key["private"])}
+    events = [ev for env in after for ev in envelope.open_envelope(
+        {k: v for k, v in env.items() if k != "received"}, private)["events"]]
+    assert any(ev.get("t") == 3 for ev in events)  # the click made while the collector was down
