@@ -48,6 +48,8 @@ class Thresholds:
     @classmethod
     def from_dict(cls, values: dict) -> "Thresholds":
         """Thresholds from a JSON object; unknown names and wrong types are refused clearly."""
+        if not isinstance(values, dict):
+            raise ValueError(f"thresholds are a JSON object of names to numbers, not {type(values).__name__}")
         known = {f.name: f.type for f in fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
@@ -195,13 +197,31 @@ def _episodes(times: list[int], count: int, window: int) -> list[tuple[int, int,
     return out
 
 
+def _strokes(tl: Timeline, gap_ms: int = 300) -> list[list[tuple[int, float, float]]]:
+    """The cursor path cut into continuous strokes: a pause longer than `gap_ms` or a new
+    page view ends a stroke (the pointer's jump between pages is no movement)."""
+    starts = [p.start for p in tl.pages]
+    out: list[list[tuple[int, float, float]]] = []
+    for m in tl.mouse:
+        if (out and m[0] - out[-1][-1][0] <= gap_ms
+                and bisect_right(starts, m[0]) == bisect_right(starts, out[-1][-1][0])):
+            out[-1].append(m)
+        else:
+            out.append([m])
+    return out
+
+
 def thrashed_cursor(tl: Timeline, th: Thresholds = DEFAULT) -> list[dict]:
     """Thrashed cursor: >= `thrash_reversals` sharp reversals of the cursor (horizontal or
-    vertical, each leg >= `thrash_min_px`) within `thrash_window_ms`."""
-    xs = _reversal_times([(at, x) for at, x, _ in tl.mouse], th.thrash_min_px)
-    ys = _reversal_times([(at, y) for at, _, y in tl.mouse], th.thrash_min_px)
-    return [{"kind": "thrashed_cursor", "at_ms": a, "duration_ms": b - a, "reversals": n}
-            for a, b, n in _episodes(sorted(xs + ys), th.thrash_reversals, th.thrash_window_ms)]
+    vertical, each leg >= `thrash_min_px`; both at once count once) within
+    `thrash_window_ms`, in one continuous stroke (no pause over 300 ms, one page view)."""
+    out = []
+    for stroke in _strokes(tl):
+        xs = _reversal_times([(at, x) for at, x, _ in stroke], th.thrash_min_px)
+        ys = _reversal_times([(at, y) for at, _, y in stroke], th.thrash_min_px)
+        out += [{"kind": "thrashed_cursor", "at_ms": a, "duration_ms": b - a, "reversals": n}
+                for a, b, n in _episodes(sorted(set(xs + ys)), th.thrash_reversals, th.thrash_window_ms)]
+    return out
 
 
 def _window_scrolls(tl: Timeline) -> dict[int, list[dict]]:

@@ -290,3 +290,21 @@ def test_analyze_refuses_events_outside_the_schema():
         analyze([{"ts": T0}])
     with pytest.raises(SchemaError, match="'ts'"):
         analyze([{"t": 3, "ts": "soon"}])
+
+
+EXPECTED = {  # what each persona's script does, as the detectors must see it in the recording
+    "frustrated": lambda k: k["rage_click"] >= 1 and k["dead_click"] >= 1,
+    "confused": lambda k: k["field_reentry"] >= 1 and k["quick_back"] + k["u_turn"] >= 1 and k["rage_click"] == 0,
+    "calm": lambda k: k["rage_click"] == 0 and k["thrashed_cursor"] == 0 and k["field_reentry"] == 0,
+    "skimming": lambda k: k["rage_click"] == 0 and k["form_abandonment"] == 0 and k["field_reentry"] == 0,
+}
+
+
+@pytest.mark.parametrize("name", corpus_names())
+def test_signals_on_recorded_personas(name):
+    """Each recorded persona shows the signals its script acts out, and not the others'."""
+    r = analyze(load(name))
+    counts = {k: 0 for k in KINDS}
+    for m in r["signals"]:
+        counts[m["kind"]] += 1
+    assert EXPECTED[name.split("-")[0]](counts), counts

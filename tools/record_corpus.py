@@ -104,6 +104,9 @@ def calm(v: Visit) -> None:
     for nth in r.sample(range(4), r.randint(1, 3)):
         v.click("#products button", nth, steps=r.randint(14, 24), pause=0.03)
         v.wait(0.6, 1.6)
+    if r.random() < 0.3:  # calm visitors sometimes click a product's name once, too
+        v.click(".card h3", r.randrange(4), steps=r.randint(14, 24), pause=0.03)
+        v.wait(0.5, 1.0)
     v.go("cart")
     v.wait(1.0, 2.5)
     if r.random() < 0.7:
@@ -127,12 +130,16 @@ def frustrated(v: Visit) -> None:
     r = v.rng
     v.wait(0.2, 0.6)
     v.click("#products button", r.randrange(4), steps=5, pause=0.01)
-    v.click(".card h3", r.randrange(4), times=r.randint(3, 6), gap=0.12, steps=4, pause=0.01)  # not a link
+    v.click(".card h3", r.randrange(4), times=r.randint(2, 6), gap=r.uniform(0.1, 0.3), steps=4, pause=0.01)  # not a link
     for _ in range(r.randint(2, 4)):  # thrash
         v.move(r.uniform(50, 700), r.uniform(50, 350), steps=4, jitter=25, pause=0.01)
     v.click(".swatch", r.randrange(4), times=r.randint(3, 5), gap=0.1, steps=4, pause=0.01)
     v.scroll(r.uniform(300, 600), steps=3, pause=0.03)
     v.scroll(-r.uniform(300, 600), steps=3, pause=0.03)
+    if r.random() < 0.25:  # gives up before checkout: frustration on the product page only
+        v.click("#products button", r.randrange(4), times=r.randint(3, 5), gap=0.12, steps=4, pause=0.01)
+        v.wait(0.3, 0.8)
+        return
     v.go("checkout")
     v.wait(0.2, 0.5)
     v.click("input[name=name]", steps=5, pause=0.01)
@@ -180,7 +187,14 @@ def confused(v: Visit) -> None:
         v.wait(1.0, 2.0)
     v.move(r.uniform(100, 600), r.uniform(100, 300), steps=30, jitter=5, pause=0.05)
     v.wait(1.0, 2.0)
-    if r.random() < 0.5:
+    if r.random() < 0.3:  # finds the way in the end: fills the card and pays
+        v.click("input[name=card]", steps=20, pause=0.04)
+        v.page.keyboard.type("4000 0000 0000 0002", delay=r.randint(120, 220))
+        v.wait(0.8, 1.5)
+        v.click("#pay", steps=20, pause=0.04)
+        v.page.locator("#result").filter(has_text="Payment").wait_for()
+        v.wait(1.0, 2.0)
+    elif r.random() < 0.5:
         v.back()  # leaves the form unfinished
         v.wait(1.0, 2.0)
     else:
