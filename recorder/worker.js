@@ -1,41 +1,34 @@
 // Sightline's recorder worker: a module Web Worker, one per recorded page.
 //
-//   shim --batch--> IndexedDB "raw" (at once)
+//   shim --batch--> IndexedDB "raw", sealed at rest (queue.js), acknowledged 'stored'
 //        --Pyodide: py_core.worker_api.process_batch (mask, analyse)-->
 //        gzip -> HPKE seal -> IndexedDB "outbox" (same transaction deletes the raw batch)
-//        --POST /v1/ingest--> collector; the outbox entry is deleted only on its 2xx.
+//        --POST /v1/ingest--> collector; the outbox entry is deleted only on its answer.
 //
 // Every step resumes from IndexedDB, so a reload, a crash or going offline loses
 // nothing: the next worker of the same site (any tab) carries on. A Web Lock keeps two
-// tabs from working the same queue at once. Envelope format: docs/envelope.md.
+// tabs from working the same queue at once. Envelope format: docs/envelope.md; queue
+// guarantees: docs/queue.md.
 
-import { openDB } from 'idb';
 import { seal } from './hpke.js';
+import * as queue from './queue.js';
 
-const DB_NAME = 'sightline';
-const DB_VERSION = 1;
 const LOCK = 'sightline-queue';
 const MAX_BACKOFF_MS = 60_000;
+const MAX_FAILURES = 3; // tries to process one batch before it is dropped
+const KEEPALIVE_MAX = 60_000; // keepalive requests share a 64 KiB in-flight budget
 
 /** @type {{endpoint: string, key: string, base: string, sid: string, pid: string}} */
 let cfg;
-let dbPromise;
 let pyPromise;
+const failures = new Map(); // 'pid|seq' -> failed process_batch calls in this worker
 let running = null; // the current pass over the queue, if any
 let again = false;
 let backoff = 0;
 let retryTimer = 0;
 let stopped = false;
-const stats = { bootMs: null, sent: 0, rejected: 0, lastError: null };
-
-const db = () =>
-  (dbPromise ||= openDB(DB_NAME, DB_VERSION, {
-    upgrade(d) {
-      // A batch's key is its identity, so a carried-over second copy replaces the first.
-      d.createObjectStore('raw', { keyPath: ['pid', 'seq'] });
-      d.createObjectStore('outbox', { keyPath: 'n', autoIncrement: true });
-    },
-  }));
+let offline = false; // an upload failed in this pass: do not try again until the next one
+const stats = { bootMs: null, sent: 0, duplicates: 0, rejected: 0, lastError: null };
 
 // ------------------------------------------------------------------ messages
 // Messages are handled one after another, so a 'drain' sees every batch posted before it.
@@ -46,29 +39,38 @@ async function handle({ data, ports }) {
   try {
     if (data.op === 'init') {
       cfg = data.cfg;
+      queue.prune().catch(() => {});
       kick();
     } else if (data.op === 'batch' && !stopped) {
       const { sid, pid, seq, events } = data;
-      await (await db()).put('raw', { sid, pid, seq, events, endpoint: cfg.endpoint, key: cfg.key });
+      // Acknowledged even when the batch had to be dropped on a full store: it is counted
+      // (queue.js), and a copy carried to the next page would not fit either.
+      await queue.addRaw({ sid, pid, seq, events, endpoint: cfg.endpoint, key: cfg.key });
       self.postMessage({ op: 'stored', pid, seq });
+      kick();
+    } else if (data.op === 'pagehide') {
+      // The page is going: try now whatever the backoff said (keepalive requests outlive it).
+      clearTimeout(retryTimer);
+      backoff = 0;
       kick();
     } else if (data.op === 'drain') {
       await kick();
       ports[0].postMessage(await status());
     } else if (data.op === 'purge') {
       stopped = true;
-      const d = await db();
-      await Promise.all([d.clear('raw'), d.clear('outbox')]);
+      await queue.purge();
     }
   } catch (err) {
     stats.lastError = String(err);
   }
 }
-self.addEventListener('online', () => kick());
+self.addEventListener('online', () => {
+  backoff = 0;
+  kick();
+});
 
 async function status() {
-  const d = await db();
-  return { raw: await d.count('raw'), outbox: await d.count('outbox'), ...stats };
+  return { ...(await queue.counts()), ...stats };
 }
 
 /** Run passes over the queue until nothing new arrived; one pass at a time. */
@@ -83,14 +85,20 @@ function kick() {
       await navigator.locks.request(LOCK, pass);
     } while (again && !stopped);
   })()
-    .catch((err) => { stats.lastError = String(err); })
+    .catch((err) => {
+      // Pyodide could not load (offline?) or IndexedDB failed: everything stays queued.
+      retryLater(String(err));
+    })
     .finally(() => { running = null; });
   return running;
 }
 
 async function pass() {
-  await processRaw();
+  offline = false;
+  // Already sealed envelopes first: at pagehide they are what can still leave. Then each
+  // batch is sent as soon as it is sealed (the outbox keeps their order).
   await upload();
+  await processRaw();
 }
 
 // ------------------------------------------------------------------ process + seal
@@ -114,20 +122,28 @@ function boot() {
 }
 
 async function processRaw() {
-  const d = await db();
-  let batch;
-  while ((batch = await d.getAll('raw', null, 1)).length && !stopped) {
-    const raw = batch[0];
+  let raw;
+  while (!stopped && (raw = await queue.nextRaw())) {
     const api = await boot();
-    const payload = api.process_batch(JSON.stringify({ events: raw.events, sid: raw.sid, pid: raw.pid, seq: raw.seq }));
+    const input = { events: raw.events, sid: raw.sid, pid: raw.pid, seq: raw.seq };
+    if (raw.dropped) input.dropped = raw.dropped; // evicted on a full store: the viewer shows it
+    let payload;
+    try {
+      payload = api.process_batch(JSON.stringify(input));
+    } catch (err) {
+      // A batch py_core cannot mask must never leave unmasked; after a few tries it is
+      // dropped (and counted) so that it cannot block the queue behind it.
+      stats.lastError = `process_batch: ${err}`;
+      const k = `${raw.pid}|${raw.seq}`;
+      failures.set(k, (failures.get(k) || 0) + 1);
+      if (failures.get(k) < MAX_FAILURES) throw err;
+      await queue.discard(raw);
+      continue;
+    }
     const body = JSON.stringify(await envelope(raw, await gzip(payload)));
-    const tx = d.transaction(['raw', 'outbox'], 'readwrite');
-    await Promise.all([
-      tx.objectStore('raw').delete([raw.pid, raw.seq]),
-      tx.objectStore('outbox').add({ endpoint: raw.endpoint, body }),
-      tx.done,
-    ]);
+    await queue.commit(raw, body);
     checkAlerts(payload, raw.endpoint).catch((err) => { stats.lastError = `alerts: ${err}`; });
+    if (!offline) await upload();
   }
 }
 
@@ -174,41 +190,48 @@ async function gzip(text) {
 
 // ------------------------------------------------------------------ upload
 async function upload() {
-  const d = await db();
   let item;
-  while ((item = await d.getAll('outbox', null, 1)).length && !stopped) {
-    const { n, endpoint, body } = item[0];
+  while (!stopped && (item = await queue.nextOutbox())) {
+    const { n, endpoint, body } = item;
     let res;
     try {
       res = await fetch(new URL('v1/ingest', endpoint), {
         method: 'POST',
         body,
-        headers: { 'content-type': 'application/json' },
-        keepalive: body.length < 60_000,
+        // text/plain: a "simple" request, no CORS preflight round trip (docs/envelope.md)
+        headers: { 'content-type': 'text/plain;charset=UTF-8' },
+        keepalive: body.length < KEEPALIVE_MAX,
       });
     } catch (err) {
+      offline = true;
       return retryLater(String(err));
     }
-    if (res.ok || res.status === 409) {
-      // 409: an envelope with this id (the same batch, sealed before) is already stored.
+    if (res.ok) {
       stats.sent++;
+      if (res.status === 200) stats.duplicates++; // already stored: not stored twice
+    } else if (res.status === 409) {
+      // id_conflict: this batch was sealed twice (ids come from (sid, pid, seq)) and the
+      // first copy is stored. Delivered.
+      stats.duplicates++;
     } else if (res.status >= 500 || res.status === 429 || res.status === 408) {
-      return retryLater(`HTTP ${res.status}`);
+      offline = true;
+      return retryLater(`HTTP ${res.status}`, Number(res.headers.get('retry-after')) * 1000);
     } else {
       // The collector refused this envelope for good (4xx): retrying cannot help.
       stats.rejected++;
       stats.lastError = `HTTP ${res.status}: ${await res.text()}`;
     }
-    await d.delete('outbox', n);
+    await queue.done(n);
     backoff = 0;
   }
 }
 
-function retryLater(reason) {
+/** Try again later: exponential backoff with jitter (1 s .. 60 s), or the server's Retry-After. */
+function retryLater(reason, after = 0) {
   stats.lastError = reason;
   backoff = Math.min(MAX_BACKOFF_MS, backoff ? backoff * 2 : 1000);
   clearTimeout(retryTimer);
-  retryTimer = setTimeout(kick, backoff * (0.5 + Math.random() / 2));
+  retryTimer = setTimeout(kick, Math.max(after || 0, backoff * (0.5 + Math.random() / 2)));
 }
 
 // ------------------------------------------------------------------ bytes

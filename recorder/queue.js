@@ -1,0 +1,293 @@
+// Sightline's offline-first queue: IndexedDB (via idb), shared by every tab of a site.
+//
+//   raw     batches as the shim posted them, sealed at rest (AES-256-GCM under a
+//           non-extractable WebCrypto key kept in `meta`), keyed by [pid, seq]
+//   outbox  HPKE-sealed envelope bodies waiting for the collector, in sealing order
+//   sent    [pid, seq] of every batch already moved to the outbox (a carried-over second
+//           copy of it is dropped instead of sealed twice); pruned after a day
+//   meta    'atRestKey' -> CryptoKey;  'dropped:<sid>' -> {batches, events} evicted
+//
+// Writes never throw into the caller on a full store: the oldest pending batch (raw or
+// outbox, whichever is older) is evicted and counted under its session, and the count
+// travels in that session's next sealed payload (`dropped`), so the viewer can show it.
+// Format and guarantees: docs/queue.md.
+
+import { openDB } from 'idb';
+
+export const DB_NAME = 'sightline';
+export const DB_VERSION = 2;
+const SENT_TTL_MS = 24 * 3600 * 1000; // how long a batch's identity is remembered after sealing
+const MAX_EVICTIONS = 10_000; // a bound on one write's eviction loop (each evicts one batch)
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+let dbPromise = null;
+let keyPromise = null;
+
+/** @returns {Promise<import('idb').IDBPDatabase>} */
+export function db() {
+  return (dbPromise ||= openDB(DB_NAME, DB_VERSION, {
+    upgrade(d, oldVersion) {
+      if (oldVersion < 1) {
+        d.createObjectStore('raw', { keyPath: ['pid', 'seq'] });
+        d.createObjectStore('outbox', { keyPath: 'n', autoIncrement: true });
+      }
+      // v1 kept raw batches in clear; they stay readable (openRaw) and leave the device
+      // sealed as usual. New records are sealed at rest.
+      d.createObjectStore('sent', { keyPath: ['pid', 'seq'] }).createIndex('at', 'at');
+      d.createObjectStore('meta');
+    },
+    blocking() {
+      // A newer version elsewhere (another tab after a deploy): let it upgrade.
+      dbPromise = null;
+      keyPromise = null;
+    },
+  }).catch((err) => {
+    dbPromise = null;
+    throw err;
+  }));
+}
+
+// ------------------------------------------------------------------ at-rest sealing
+/**
+ * The site's at-rest key: AES-256-GCM, generated in this browser, non-extractable, kept
+ * in IndexedDB as a CryptoKey (structured clone keeps it non-extractable). The first
+ * worker to store it wins; every tab then uses the same key.
+ * @returns {Promise<CryptoKey>}
+ */
+export function atRestKey() {
+  return (keyPromise ||= (async () => {
+    const d = await db();
+    const have = await d.get('meta', 'atRestKey');
+    if (have) return have;
+    const fresh = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+    const tx = d.transaction('meta', 'readwrite');
+    const existing = await tx.store.get('atRestKey');
+    if (!existing) await tx.store.put(fresh, 'atRestKey');
+    await tx.done;
+    return existing || fresh;
+  })().catch((err) => {
+    keyPromise = null;
+    throw err;
+  }));
+}
+
+/** The AAD binds a sealed record to its identity, so records cannot be swapped. */
+const aadOf = (pid, seq) => te.encode(`sightline-raw|${pid}|${seq}`);
+
+async function sealRaw(batch) {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const data = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData: aadOf(batch.pid, batch.seq) },
+    await atRestKey(),
+    te.encode(JSON.stringify(batch.events)),
+  );
+  return { sid: batch.sid, pid: batch.pid, seq: batch.seq, n: batch.events.length, at: Date.now(),
+    endpoint: batch.endpoint, key: batch.key, iv, data };
+}
+
+async function openRaw(rec) {
+  if (!rec.iv) return rec.events; // a v1 record, stored before at-rest sealing
+  const plain = await crypto.subtle.decrypt(
+    { name: 'AES-GCM', iv: rec.iv, additionalData: aadOf(rec.pid, rec.seq) }, await atRestKey(), rec.data);
+  return JSON.parse(td.decode(plain));
+}
+
+// ------------------------------------------------------------------ quota
+const isQuota = (err) => !!err && (err.name === 'QuotaExceededError'
+  || (err.inner && err.inner.name === 'QuotaExceededError'));
+
+/**
+ * Run `write` (one IndexedDB transaction); while the store is full, evict the oldest
+ * pending batch other than `keep` and try again. Returns false if nothing could make room.
+ */
+async function withRoom(write, keep) {
+  for (let i = 0; i < MAX_EVICTIONS; i++) {
+    try {
+      await write();
+      return true;
+    } catch (err) {
+      if (!isQuota(err)) throw err;
+      if (!(await evictOldest(keep))) return false;
+    }
+  }
+  return false;
+}
+
+/** The oldest pending batch (raw or outbox), excluding `keep` ([pid, seq]). */
+async function oldest(d, keep) {
+  const raws = await d.getAll('raw', null, 2);
+  const raw = raws.find((r) => !keep || r.pid !== keep[0] || r.seq !== keep[1]);
+  const out = (await d.getAll('outbox', null, 1))[0];
+  if (raw && (!out || raw.at < out.at)) return { store: 'raw', key: [raw.pid, raw.seq], sid: raw.sid, b: 1, n: raw.n || 0 };
+  // An evicted envelope's own `dropped` count is lost with it: count it again.
+  const carried = (out && out.dropped) || { batches: 0, events: 0 };
+  if (out) return { store: 'outbox', key: out.n, sid: out.sid, b: 1 + carried.batches, n: (out.events || 0) + carried.events };
+  return null;
+}
+
+/** Evict the oldest pending batch and count it under its session. */
+async function evictOldest(keep) {
+  const d = await db();
+  const victim = await oldest(d, keep);
+  if (!victim) return false;
+  try {
+    const tx = d.transaction([victim.store, 'meta'], 'readwrite');
+    await Promise.all([
+      tx.objectStore(victim.store).delete(victim.key),
+      countDropped(tx.objectStore('meta'), victim.sid, victim.b, victim.n),
+      tx.done,
+    ]);
+  } catch (err) {
+    if (!isQuota(err)) throw err;
+    // Not even the counter fits: delete alone, then count once there is room.
+    await d.delete(victim.store, victim.key);
+    await d.put('meta', bump(await d.get('meta', `dropped:${victim.sid}`), victim.b, victim.n), `dropped:${victim.sid}`)
+      .catch(() => {});
+  }
+  stats.evicted += 1;
+  return true;
+}
+
+const bump = (c, batches, events) => ({ batches: ((c && c.batches) || 0) + batches, events: ((c && c.events) || 0) + events });
+
+async function countDropped(meta, sid, batches, events) {
+  const k = `dropped:${sid}`;
+  await meta.put(bump(await meta.get(k), batches, events), k);
+}
+
+/** What this queue evicted so far (this worker's share). */
+export const stats = { evicted: 0, lost: 0 };
+
+// ------------------------------------------------------------------ raw batches
+/**
+ * Store one batch from the shim, sealed at rest. A batch already sealed (its [pid, seq]
+ * is in `sent`) is ignored. Never throws on a full store: returns false if the batch
+ * itself had to be dropped (then it is counted as dropped for its session).
+ */
+export async function addRaw(batch) {
+  const d = await db();
+  if (await d.get('sent', [batch.pid, batch.seq])) return true;
+  const rec = await sealRaw(batch);
+  const ok = await withRoom(() => d.put('raw', rec), null);
+  if (!ok) {
+    stats.lost += 1;
+    await d.put('meta', bump(await d.get('meta', `dropped:${rec.sid}`), 1, rec.n), `dropped:${rec.sid}`).catch(() => {});
+  }
+  return ok;
+}
+
+/**
+ * The next raw batch in [pid, seq] order, opened: {sid, pid, seq, endpoint, key, events}
+ * plus `dropped` ({batches, events}) when batches of its session were evicted, or null.
+ * A record that cannot be opened (its at-rest key is gone) is discarded and counted.
+ */
+export async function nextRaw() {
+  const d = await db();
+  for (;;) {
+    const rec = (await d.getAll('raw', null, 1))[0];
+    if (!rec) return null;
+    let events;
+    try {
+      events = await openRaw(rec);
+    } catch (err) {
+      const tx = d.transaction(['raw', 'meta'], 'readwrite');
+      await Promise.all([
+        tx.objectStore('raw').delete([rec.pid, rec.seq]),
+        countDropped(tx.objectStore('meta'), rec.sid, 1, rec.n || 0),
+        tx.done,
+      ]);
+      stats.lost += 1;
+      continue;
+    }
+    const dropped = await d.get('meta', `dropped:${rec.sid}`);
+    const out = { sid: rec.sid, pid: rec.pid, seq: rec.seq, endpoint: rec.endpoint, key: rec.key, events };
+    if (dropped && dropped.batches) out.dropped = dropped;
+    return out;
+  }
+}
+
+/**
+ * Replace a raw batch by its sealed envelope, atomically: delete the raw record, add the
+ * outbox entry, remember [pid, seq] as sent, and subtract the dropped count it carries.
+ * A batch already sent (a second copy) is just deleted.
+ */
+export async function commit(raw, body) {
+  const d = await db();
+  const write = async () => {
+    const tx = d.transaction(['raw', 'outbox', 'sent', 'meta'], 'readwrite');
+    const key = [raw.pid, raw.seq];
+    const steps = [tx.done, tx.objectStore('raw').delete(key)];
+    if (!(await tx.objectStore('sent').get(key))) {
+      steps.push(tx.objectStore('outbox').add({ endpoint: raw.endpoint, body, sid: raw.sid, pid: raw.pid,
+        seq: raw.seq, events: raw.events.length, dropped: raw.dropped || null, at: Date.now() }));
+      steps.push(tx.objectStore('sent').put({ pid: raw.pid, seq: raw.seq, at: Date.now() }));
+      if (raw.dropped) {
+        const meta = tx.objectStore('meta');
+        const k = `dropped:${raw.sid}`;
+        const c = bump(await meta.get(k), -raw.dropped.batches, -raw.dropped.events);
+        steps.push(c.batches > 0 ? meta.put(c, k) : meta.delete(k));
+      }
+    }
+    await Promise.all(steps);
+  };
+  if (!(await withRoom(write, [raw.pid, raw.seq]))) {
+    // Not even the sealed batch fits on its own: drop it, counted.
+    stats.lost += 1;
+    const tx = d.transaction(['raw', 'meta'], 'readwrite');
+    await Promise.all([
+      tx.objectStore('raw').delete([raw.pid, raw.seq]),
+      countDropped(tx.objectStore('meta'), raw.sid, 1, raw.events.length),
+      tx.done,
+    ]).catch(() => {});
+  }
+}
+
+/** Drop a raw batch that can never be processed (it is counted as dropped for its session). */
+export async function discard(raw) {
+  const d = await db();
+  const tx = d.transaction(['raw', 'meta'], 'readwrite');
+  await Promise.all([
+    tx.objectStore('raw').delete([raw.pid, raw.seq]),
+    countDropped(tx.objectStore('meta'), raw.sid, 1, raw.events.length),
+    tx.done,
+  ]);
+  stats.lost += 1;
+}
+
+// ------------------------------------------------------------------ outbox
+/** The oldest outbox entry {n, endpoint, body, sid, pid, seq}, or null. */
+export async function nextOutbox() {
+  return (await (await db()).getAll('outbox', null, 1))[0] || null;
+}
+
+/** Forget a delivered (or refused for good) outbox entry. */
+export async function done(n) {
+  await (await db()).delete('outbox', n);
+}
+
+/** Forget `sent` marks older than a day (a carried copy never comes that late). */
+export async function prune(now = Date.now()) {
+  const d = await db();
+  const tx = d.transaction('sent', 'readwrite');
+  let cur = await tx.store.index('at').openCursor(IDBKeyRange.upperBound(now - SENT_TTL_MS));
+  while (cur) {
+    cur.delete();
+    cur = await cur.continue();
+  }
+  await tx.done;
+}
+
+/** Counts for status reports and tests. */
+export async function counts() {
+  const d = await db();
+  return { raw: await d.count('raw'), outbox: await d.count('outbox'), evicted: stats.evicted, lost: stats.lost };
+}
+
+/** Delete everything this site keeps on this device (opt-out). The at-rest key goes too. */
+export async function purge() {
+  const d = await db();
+  await Promise.all(['raw', 'outbox', 'sent', 'meta'].map((s) => d.clear(s)));
+  keyPromise = null;
+}
