@@ -84,7 +84,10 @@ class PostgresServer:
 
     def start(self) -> "PostgresServer":
         """initdb and start; returns self once the server accepts connections."""
-        self._run("initdb", "-D", str(self.data), "-U", "sightline", "--auth=trust", "-E", "UTF8", "--no-locale")
+        # ICU "en-US" as the default collation, the way most real servers sort text
+        # (case-insensitively first): orderings that pass here do not rely on a C locale.
+        self._run("initdb", "-D", str(self.data), "-U", "sightline", "--auth=trust", "-E", "UTF8",
+                  "--locale=C.UTF-8", "--locale-provider=icu", "--icu-locale=en-US")
         # fsync off: the tests kill collectors, never this server, and committed rows survive a
         # killed client without it; it keeps CREATE DATABASE and shutdown fast on a busy disk.
         sync = "-c fsync=on -c full_page_writes=on" if self.durable else "-c fsync=off -c full_page_writes=off"
