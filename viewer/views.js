@@ -357,9 +357,9 @@ export function showScroll3D(root, pathsJson) {
   root.appendChild(renderer.domElement);
   const scene = new THREE.Scene();
   const camera = new THREE.PerspectiveCamera(45, width / height, 1, 5000);
-  camera.position.set(-330, 110, 380);
+  camera.position.set(-120, 60, 560);
   const controls = new THREE.OrbitControls(camera, renderer.domElement);
-  controls.target.set(20, -120, 0);
+  controls.target.set(0, -110, 0);
   controls.enableDamping = true;
   const maxT = Math.max(1, ...paths.map((p) => p.duration));
   const maxY = Math.max(1, ...paths.flatMap((p) => p.points.map((q) => q[1])));
