@@ -616,3 +616,32 @@ def http_status(url: str) -> int:
             return r.status
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def test_two_collector_processes_share_one_postgres(postgres, pair):
+    """Two `sightline serve` processes started together on one fresh PostgreSQL schema store each envelope once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url_db = postgres.new_database()
+    procs, urls = [], []
+    for _ in range(2):
+        port = free_port()
+        procs.append(subprocess.Popen([sys.executable, "-m", "py_core.cli", "serve", "--db", url_db, "--port", str(port),
+                                       "--token", TOKEN, "--no-rate-limit", "--log-level", "warning"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for url, proc in zip(urls, procs):
+            wait_healthy(url, proc)
+        bodies = [json.dumps(seal(pair, sid=f"sess-multi{i % 3}", seq=i)).encode() for i in range(60)]
+        jobs = [(url, body) for body in bodies for url in urls]  # every envelope to both processes
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(lambda job: http("POST", f"{job[0]}/v1/ingest", job[1])[0], jobs))
+        assert sorted(codes) == [200] * 60 + [201] * 60
+        totals = [sum(s["envelopes"] for s in http("GET", f"{url}/v1/sessions", headers=AUTH)[1]["sessions"]) for url in urls]
+        assert totals == [60, 60]
+    finally:
+        for proc in procs:
+            proc.terminate()
+            out, _ = proc.communicate(timeout=15)
+            assert "Traceback" not in out, out[-2000:]
