@@ -645,3 +645,23 @@ def test_two_collector_processes_share_one_postgres(postgres, pair):
             proc.terminate()
             out, _ = proc.communicate(timeout=15)
             assert "Traceback" not in out, out[-2000:]
+
+
+def test_real_server_only_key_accepts_listed_public_keys(tmp_path, pair):
+    """`serve --only-key` (a public-only key file) accepts that key's envelopes and refuses others with 403."""
+    pub = tmp_path / "site.pub"
+    pub.write_text(json.dumps({"kid": pair.kid, "public": keys.b64u_encode(pair.public)}))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "py_core.cli", "serve", "--db", str(tmp_path / "only.db"),
+                             "--port", str(port), "--token", TOKEN, "--only-key", str(pub), "--log-level", "warning"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        assert http("POST", f"{url}/v1/ingest", json.dumps(seal(pair)).encode())[0] == 201
+        status, body = http("POST", f"{url}/v1/ingest", json.dumps(seal(keys.generate())).encode())
+        assert status == 403 and body["error"] == "unknown_kid"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+    assert f"accepts {pair.kid}" in out
