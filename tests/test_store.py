@@ -284,3 +284,21 @@ def test_sqlite_and_postgres_answer_alike(postgres, tmp_path, pair):
             b.close()
 
     run()
+
+
+def test_newer_schema_is_refused(tmp_path, request):
+    """A store written by a newer collector (higher schema version) is refused, not silently used."""
+    path = tmp_path / "new.db"
+    SQLiteStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version=99")
+    with pytest.raises(StoreError, match="schema version 99"):
+        open_store(path)
+    import psycopg
+
+    url = request.getfixturevalue("postgres").new_database()
+    open_store(url).close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE sightline_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema version 99"):
+        open_store(url)
