@@ -333,3 +333,15 @@ def test_full_store_evicts_oldest_and_counts_it(context, recorder, ingest, site_
     dropped = [p["dropped"] for _, p in pairs if p.get("dropped")]
     assert len(missing) <= sum(d["batches"] for d in dropped) == st["evicted"] + st["lost"]
     assert sum(d["events"] for d in dropped) >= len(missing)
+
+    # The viewer shows the count as a fact of the session.
+    viewer = context.new_page()
+    viewer.goto(f"{site_url}/viewer/")
+    expect(viewer.locator("html")).to_have_attribute("data-ready", "1")
+    viewer.fill("#keys", demo_key["private"])
+    viewer.fill("#token", ingest.token)
+    viewer.fill("#collector", ingest.url)
+    viewer.click("#connect")
+    viewer.locator(f'tr[data-sid="{sid}"]').click()
+    total = sum(d["batches"] for d in dropped)
+    expect(viewer.locator("#facts")).to_contain_text(f"Dropped on device (storage full): {total} batches")

@@ -255,3 +255,21 @@ def test_scroll_paths_3d(viewer: Page):
     viewer.mouse.up()
     viewer.wait_for_timeout(300)
     assert canvas.screenshot() != before  # dragging rotated the camera
+
+
+def test_bad_token_and_wrong_key_are_reported(browser, site_url, collector, demo_key, corpus):
+    """A wrong token is a clear error with the form kept; sessions sealed for another key are counted, not shown."""
+    from py_core import keys
+
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{site_url}/viewer/#key={demo_key['private']}&token=not-the-token")
+    expect(page.locator("#status")).to_contain_text("Could not connect")
+    expect(page.locator("#status")).to_have_class("status error")
+    expect(page.locator("#connect-panel")).to_be_visible()
+    other = keys.b64u_encode(keys.generate().private)
+    page.goto(f"{site_url}/viewer/#key={other}&token={collector.token}")
+    page.reload()
+    expect(page.locator("#status")).to_contain_text("could not be opened")
+    expect(page.locator("#sessions tbody")).to_contain_text("No sessions match.")
+    page.close()

@@ -31,9 +31,34 @@ export async function loadKeys(privateKeys) {
   return kids;
 }
 
+// Envelope v1 fields and their rules (docs/envelope.md); `received` is the collector's.
+const FIELDS = {
+  v: (x) => x === 1,
+  id: (x) => typeof x === 'string' && /^[A-Za-z0-9_-]{16,64}$/.test(x),
+  kid: (x) => typeof x === 'string' && /^[0-9a-f]{16}$/.test(x),
+  sid: (x) => typeof x === 'string' && /^[A-Za-z0-9_-]{8,64}$/.test(x),
+  pid: (x) => typeof x === 'string' && /^[A-Za-z0-9_-]{8,64}$/.test(x),
+  seq: (x) => Number.isSafeInteger(x) && x >= 0 && x <= 2 ** 31 - 1,
+  ts: (x) => Number.isSafeInteger(x) && x >= 0,
+  ct: (x) => typeof x === 'string' && /^[A-Za-z0-9_-]+$/.test(x) && x.length % 4 !== 1,
+};
+
+/**
+ * Check an envelope before opening it: exactly the v1 fields, each within its rule, and
+ * `ct` in canonical base64url (a changed unused bit in its last character is tampering
+ * too, though it decodes to the same bytes). Throws an Error naming the first fault.
+ */
+export function checkEnvelope(env) {
+  if (!env || typeof env !== 'object' || Array.isArray(env)) throw new Error('envelope is not a JSON object');
+  for (const k of Object.keys(env)) if (!(k in FIELDS) && k !== 'received') throw new Error(`envelope has an unknown field ${JSON.stringify(k)}`);
+  for (const [k, ok] of Object.entries(FIELDS)) if (!ok(env[k])) throw new Error(`envelope field ${k} is missing or invalid`);
+  if (b64u(fromB64u(env.ct)) !== env.ct) throw new Error('envelope ct is not canonical base64url');
+}
+
 /** Decrypt one envelope (a JSON string); returns the payload's JSON text. Throws on tampering. */
 export async function openEnvelope(envelopeJson) {
   const env = JSON.parse(envelopeJson);
+  checkEnvelope(env);
   const sk = keyring.get(env.kid);
   if (!sk) throw new Error(`no private key loaded for key id ${env.kid}`);
   const info = te.encode(`sightline/v1|${env.id}|${env.kid}|${env.sid}|${env.pid}|${env.seq}|${env.ts}`);

@@ -26,6 +26,7 @@ from py_core.insights import analyze, clock
 
 E_META, E_SNAPSHOT, E_CLICK, E_NAV, E_ERROR, E_NETWORK, E_CUSTOM = 0, 1, 3, 8, 9, 10, 11
 E_VIEWPORT, E_VISIBILITY, E_IDENTIFY = 7, 12, 13
+LOAD_PARALLEL = 6  # sessions fetched and decrypted concurrently while loading
 
 state = {
     "token": "", "base": "", "player": None, "sid": None, "rows": [], "sessions": {},
@@ -101,17 +102,21 @@ async def connect():
     except (JsException, RuntimeError) as exc:
         status(f"Could not connect: {exc}", error=True)
         return
-    failures = 0
-    for n, meta in enumerate(listing):
-        status(f"Decrypting session {n + 1} of {len(listing)}…")
-        progress(0.3 + 0.65 * n / max(1, len(listing)))
+    failures, done = 0, 0
+
+    async def one(meta):
+        nonlocal failures, done
         try:
             failures += await load_session(meta)
         except (JsException, RuntimeError) as exc:
             failures += 1
             window.console.warn(f"session {meta['sid']}: {exc}")
-        if n % 4 == 3:
-            await asyncio.sleep(0)  # let the progress bar paint
+        done += 1
+        status(f"Decrypted {done} of {len(listing)} sessions…")
+        progress(0.3 + 0.65 * done / max(1, len(listing)))
+
+    for start in range(0, len(listing), LOAD_PARALLEL):  # a few fetches in flight at once
+        await asyncio.gather(*(one(m) for m in listing[start:start + LOAD_PARALLEL]))
     await load_notes()
     progress(1)
     by_id("connect-panel").hidden = True
@@ -119,11 +124,16 @@ async def connect():
     fill_page_selects()
     show_view("sessions")
     render_list()
-    note = f" {failures} envelope(s) could not be opened." if failures else ""
+    note = f" {failures} envelope(s) could not be opened (another key?) and are not shown." if failures else ""
     status(f"{len(state['rows'])} session(s) decrypted with key(s) {', '.join(kids)}.{note}", error=bool(failures))
 
 
-async def open_envelopes(envelopes):
+async def open_envelopes(envelopes, dropped=None):
+    """Open envelopes; those that fail (tampered, unknown key) are counted, never shown.
+
+    `dropped`, if given, sums the batches the visitor's device evicted on a full store
+    (each payload's optional `dropped`: {batches, events}; docs/queue.md).
+    """
     events, failures = [], 0
     for env in envelopes:
         env = {k: v for k, v in env.items() if k != "received"} if isinstance(env, dict) else env
@@ -133,17 +143,22 @@ async def open_envelopes(envelopes):
             failures += 1
             continue
         events.extend(payload.get("events", []))
+        if dropped is not None and isinstance(payload.get("dropped"), dict):
+            for k in ("batches", "events"):
+                dropped[k] = dropped.get(k, 0) + int(payload["dropped"].get(k) or 0)
     return events, failures
 
 
 async def load_session(meta):
     """Fetch, decrypt and analyse one session; add its row to the list. Returns failures."""
     data = await api(f"/v1/sessions/{meta['sid']}")
-    events, failures = await open_envelopes(data["envelopes"])
+    dropped = {}
+    events, failures = await open_envelopes(data["envelopes"], dropped)
     if not events:
         return failures
     events.sort(key=lambda e: e["ts"])
     add_session(meta["sid"], events, data["envelopes"])
+    state["sessions"][meta["sid"]].update(unreadable=failures, dropped=dropped)
     return failures
 
 
@@ -393,6 +408,11 @@ def open_session(sid):
     for name in ("frustration", "anomaly"):
         if name in m:
             facts.append((name.capitalize(), f"{m[name]:.2f}", m[name] >= 0.5))
+    if data.get("unreadable"):  # tampered or sealed to a key not loaded: counted, not shown
+        facts.append(("Unreadable envelopes", data["unreadable"], True))
+    if data.get("dropped", {}).get("batches"):  # evicted on the visitor's full storage
+        d = data["dropped"]
+        facts.append(("Dropped on device (storage full)", f"{d['batches']} batches, {d.get('events', 0)} events", True))
     by_id("facts").innerHTML = "".join(
         f'<span class="fact{" bad" if bad else ""}">{escape(name)}: <b>{value}</b></span>' for name, value, bad in facts)
     by_id("activity").innerHTML = activity_bars(events)
