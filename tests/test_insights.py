@@ -308,3 +308,14 @@ def test_signals_on_recorded_personas(name):
     for m in r["signals"]:
         counts[m["kind"]] += 1
     assert EXPECTED[name.split("-")[0]](counts), counts
+
+
+def test_spa_navigation_counts_as_page_views():
+    """History and hash-route navigations are page views: a fast pop back is a quick back."""
+    nav = lambda ts, u, k: {"t": T.NAVIGATION, "ts": ts, "u": u, "k": k}  # noqa: E731
+    events = page(T0, "https://app.test/#/list") + [nav(T0 + 4000, "https://app.test/#/item/7", "hash"),
+                                                    nav(T0 + 6000, "https://app.test/#/list", "pop")]
+    tl = build(events)
+    assert [p.key for p in tl.pages] == ["/#/list", "/#/item/7", "/#/list"] and tl.pages[2].how == "pop"
+    assert kinds(events) == ["quick_back"]
+    assert page_key("https://app.test/docs/index.html#install") == "/docs/"  # an anchor is not a page
