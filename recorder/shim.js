@@ -454,7 +454,7 @@ function qmask(u) {
 }
 
 const size = (b) => (b == null ? 0 : typeof b === 'string' ? b.length : b.size ?? b.byteLength);
-const body = (b) => (cfg.bodies && typeof b === 'string' ? b.slice(0, MAX_BODY) : undefined);
+const body = (b) => (cfg.bodies != null && typeof b === 'string' ? b.slice(0, MAX_BODY) : undefined);
 
 function net(k, m, u, s, t0, more) {
   emit(E.NETWORK, Object.assign({ k, m: String(m).toUpperCase(), u: qmask(u), s, d: Math.round(perf() - t0) }, more));
@@ -554,7 +554,7 @@ function observe() {
     const p = orig.apply(this, arguments);
     p.then(async (r) => {
       const more = { q: size(q), r: +r.headers.get('content-length') || undefined, qb: body(q) };
-      if (cfg.bodies) try { more.rb = body(await r.clone().text()); } catch (e) { /* unreadable */ }
+      if (cfg.bodies != null) try { more.rb = body(await r.clone().text()); } catch (e) { /* unreadable */ }
       net('fetch', m, u, r.status, t0, more);
     }, (err) => net('fetch', m, u, 0, t0, { e: String(err) }));
     return p;

@@ -181,6 +181,22 @@ def test_network_metadata_masked(page: Page, site_url):
     assert "zelda" not in str(net) and "s3cret" not in str(net)
 
 
+def test_network_bodies_opt_in_and_stop_restores(page: Page, site_url):
+    """With data-bodies, request and response bodies are recorded (cut); stop() unpatches the page."""
+    open_recorded(page, site_url + "/tests/html/network-bodies.html")
+    page.evaluate("traffic()")
+    page.wait_for_function("Sightline.flush() && __sl.filter(e => e.t === 10).length >= 2")
+    net = of_type(taken(page), NETWORK)
+    post = [n for n in net if n["m"] == "POST"][0]
+    assert post["qb"].startswith('{"q":"xxx') and len(post["qb"]) == 2000 and post["q"] == 3008
+    health = [n for n in net if n["u"].endswith("/v1/health")][0]
+    assert health["s"] == 200 and health["rb"].startswith("{") and "qb" not in health
+    page.evaluate("Sightline.stop()")
+    for name in ("fetch", "WebSocket", "XMLHttpRequest.prototype.send", "history.pushState",
+                 "console.error", "CSSStyleSheet.prototype.insertRule", "Element.prototype.attachShadow"):
+        assert "[native code]" in page.evaluate(f"String({name})"), name
+
+
 def test_console_errors_and_rejections(page: Page, site_url):
     """console.error/warn, uncaught errors and unhandled rejections are recorded with stacks."""
     open_recorded(page, site_url + "/tests/html/network.html")
