@@ -56,8 +56,12 @@ STEP_WINDOW_MS = 60_000  # ... from at most this long before it
 
 
 def analyze(events: list[dict], thresholds: Thresholds = DEFAULT, goal: Goal = DEFAULT_GOAL,
-            models: bool = True) -> dict:
-    """Insights and a summary of one session's events (any order; sorted here)."""
+            models: bool = True, compact: bool = False) -> dict:
+    """Insights and a summary of one session's events (any order; sorted here).
+
+    ``compact`` (the worker's per-batch call, sealed with every batch) leaves out the
+    feature vector and keeps only the names of the top features, for the predicted
+    sentiment class: the same scores in about a third of the bytes."""
     tl = build(events)
     if not tl.events:
         return {"version": INSIGHTS_VERSION, "events": 0, "pages": [], "duration_ms": 0,
@@ -93,6 +97,14 @@ def analyze(events: list[dict], thresholds: Thresholds = DEFAULT, goal: Goal = D
         # The alert rules (py_core.alerts) and the viewer read a 0-1 frustration score.
         result["frustration"] = {"score": result["sentiment"]["probabilities"].get("frustrated", 0.0),
                                  "moments": sum(1 for m in moments if m["kind"] in FRUSTRATION)}
+    if compact:
+        del result["features"]
+        if models:
+            a, s = result["anomaly"], result["sentiment"]
+            result["anomaly"] = {"score": a["score"], "anomalous": a["anomalous"],
+                                 "top_features": [f["feature"] for f in a["top_features"]]}
+            result["sentiment"] = {"label": s["label"], "probabilities": s["probabilities"],
+                                   "top_features": [f["feature"] for f in s["top_features"][s["label"]]]}
     result["summary"] = summarize(result)
     return result
 

@@ -12,7 +12,7 @@ def process_batch(batch_json: str) -> str:
     """Mask one batch of events and analyse it; return the payload to seal, as JSON."""
     batch = json.loads(batch_json)
     events = mask_events(batch.get("events") or [])
-    payload = {"schema": 1, "events": events, "insights": analyze(events)}
+    payload = {"schema": 1, "events": events, "insights": analyze(events, compact=True)}  # docs/insights.md
     for key in ("sid", "pid", "seq", "dropped"):
         if key in batch:
             payload[key] = batch[key]

@@ -319,3 +319,14 @@ def test_spa_navigation_counts_as_page_views():
     assert [p.key for p in tl.pages] == ["/#/list", "/#/item/7", "/#/list"] and tl.pages[2].how == "pop"
     assert kinds(events) == ["quick_back"]
     assert page_key("https://app.test/docs/index.html#install") == "/docs/"  # an anchor is not a page
+
+
+def test_compact_insights_keep_the_scores():
+    """The worker's compact per-batch insights carry the same scores, summary and signals, in fewer bytes."""
+    events = load("frustrated-02.json.gz")
+    full, compact = analyze(events), analyze(events, compact=True)
+    assert "features" not in compact and compact["anomaly"]["score"] == full["anomaly"]["score"]
+    assert compact["sentiment"]["probabilities"] == full["sentiment"]["probabilities"]
+    assert compact["sentiment"]["top_features"] == [f["feature"] for f in full["sentiment"]["top_features"][full["sentiment"]["label"]]]
+    assert compact["summary"] == full["summary"] and compact["signals"] == full["signals"]
+    assert len(json.dumps(compact)) < len(json.dumps(full)) - 1500  # features and per-class reasons left out
