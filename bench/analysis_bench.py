@@ -9,7 +9,9 @@ played one after another with their timestamps shifted until it lasts `--minutes
 Both runtimes analyse the same events with the same py_core (CPython from the source
 tree; Pyodide from site/py_core.zip, numpy loaded as the visitor's worker does), each
 `--runs` times after one warm-up run; the median and the best are printed, with events
-per second. JSON parsing in the worker is timed apart from analyze().
+per second. JSON parsing in the worker is timed apart from analyze(). Then the size of
+the sealed payload per one-second batch with the worker's compact insights, the full ones
+and the foundation's facts-only ones.
 """
 
 from __future__ import annotations
@@ -112,6 +114,27 @@ def bench_pyodide(events: list[dict], runs: int) -> dict:
     return result
 
 
+FACTS = ("version", "events", "pages", "duration_ms", "clicks", "inputs", "errors", "failed_requests",
+         "rage_clicks", "summary")  # what the foundation's analyze() returned
+
+
+def payload_sizes() -> dict[str, list[int]]:
+    """Gzipped bytes of {"events", "insights"} per one-second batch of every recorded session,
+    for the worker's compact insights, the full ones, and facts only (the foundation's)."""
+    sizes: dict[str, list[int]] = {"compact (sealed by the worker)": [], "full": [], "facts only (foundation)": []}
+    for p in sorted(CORPUS.glob("*.json.gz")):
+        events = sorted(json.loads(gzip.decompress(p.read_bytes()))["events"], key=lambda e: e["ts"])
+        batches: dict[int, list[dict]] = {}
+        for e in events:
+            batches.setdefault((e["ts"] - events[0]["ts"]) // 1000, []).append(e)
+        for batch in batches.values():
+            full = analyze(batch)
+            for name, insights in zip(sizes, (analyze(batch, compact=True), full, {k: full[k] for k in FACTS})):
+                body = json.dumps({"events": batch, "insights": insights}, separators=(",", ":")).encode()
+                sizes[name].append(len(gzip.compress(body, 6, mtime=0)))
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=30)
@@ -132,6 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         med = statistics.median(times)
         print(f"{name:<28}{med:>10.0f}{min(times):>10.0f}{len(events) / med * 1000:>12,.0f}")
     print(f"Pyodide worker boot (pyodide + numpy + py_core): {py['bootMs']:.0f} ms; summary identical in both")
+    sizes = payload_sizes()
+    n = len(next(iter(sizes.values())))
+    print(f"\nsealed payload per 1-s batch ({n} batches of the corpus), gzip -6 bytes:")
+    print(f"{'insights':<32}{'median':>8}{'p90':>8}{'total':>10}")
+    for name, values in sizes.items():
+        values = sorted(values)
+        print(f"{name:<32}{statistics.median(values):>8.0f}{values[int(0.9 * (len(values) - 1))]:>8}{sum(values):>10,}")
     return 0
 
 
