@@ -32,6 +32,7 @@ __all__ = [
     "page_views",
     "pages",
     "scroll_paths",
+    "views_of",
     "width_bucket",
 ]
 
@@ -232,8 +233,14 @@ def page_views(session: dict) -> list[dict]:
     return views
 
 
+def views_of(session: dict) -> list[dict]:
+    """A session's page views: its cached ``"views"`` (from :func:`page_views`) if given, else computed."""
+    cached = session.get("views")
+    return cached if isinstance(cached, list) else page_views(session)
+
+
 def _views(sessions: Iterable[dict]) -> list[dict]:
-    return [v for s in sessions for v in page_views(s)]
+    return [v for s in sessions for v in views_of(s)]
 
 
 def heatmap(sessions: Iterable[dict], page: str, bucket: str | None = None, *,
@@ -326,7 +333,7 @@ def journeys(sessions: Iterable[dict], *, min_clicks: int = 2, max_elements: int
     labels: dict[tuple[str, str], str] = {}
     counted = 0
     for s in sessions:
-        views = page_views(s)
+        views = views_of(s)
         if not views:
             continue
         counted += 1

@@ -127,3 +127,13 @@ def test_recorded_corpus_aggregates():
     assert g["sessions"] == len(sessions)
     assert sum(n["exits"] for n in g["nodes"] if n["kind"] == "page") == len(sessions)
     assert len(A.scroll_paths(sessions)) == sum(p["views"] for p in pages)
+
+
+def test_cached_views_give_the_same_results():
+    """Sessions carrying their page views aggregate exactly like sessions with events only."""
+    plain = [shop("s-desktop-1", 1280), shop("s-mobile-01", 375)]
+    cached = [{**s, "views": A.page_views(s)} for s in plain]
+    assert A.heatmap(cached, "/shop/") == A.heatmap(plain, "/shop/")
+    assert A.journeys(cached) == A.journeys(plain)
+    assert A.scroll_paths(cached) == A.scroll_paths(plain)
+    assert A.views_of({"sid": "x", "events": [], "views": []}) == []

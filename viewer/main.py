@@ -219,7 +219,7 @@ async def load_notes(sid=None):
 
 
 def fill_page_selects():
-    pages = aggregate.pages({"sid": s, "events": d["events"]} for s, d in state["sessions"].items())
+    pages = aggregate.pages(all_sessions())
     opts = "".join(f'<option value="{escape(p["page"])}">{escape(p["page"])} ({p["views"]})</option>' for p in pages)
     by_id("f-page").innerHTML = '<option value="">any</option>' + opts
     by_id("s-page").innerHTML = '<option value="">all pages</option>' + opts
@@ -512,7 +512,8 @@ async def show_view_async(name):
 
 
 def all_sessions():
-    return [{"sid": s, "events": d["events"]} for s, d in state["sessions"].items()]
+    """Every decrypted session with its cached page views (aggregate.views_of reuses them)."""
+    return [{"sid": s, "events": d["events"], "views": d["views"]} for s, d in state["sessions"].items()]
 
 
 def measure(page):
