@@ -214,6 +214,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from py_core import keys
+    from py_core.collector import openapi
     from py_core.collector.app import create_app
     from py_core.collector.team import routes as team_routes
     from py_core.collector.store import StoreError, open_store
@@ -255,6 +256,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             site_rate_limit=None if args.no_rate_limit else args.site_rate_limit,
             kids=kids,
             extra_routes=team_routes(store),  # annotations, live sessions, alerts (docs/viewer.md)
+            extra_openapi=openapi.TEAM_PATHS,
         )
         if generated:
             print(f"token   {token}  (generated; set ${TOKEN_ENV} to keep one)")

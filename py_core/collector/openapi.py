@@ -14,7 +14,7 @@ from typing import Mapping
 
 from py_core import envelope
 
-__all__ = ["spec"]
+__all__ = ["TEAM_PATHS", "spec"]
 
 _ERROR = {
     "type": "object",
@@ -163,3 +163,65 @@ def spec(extra_paths: Mapping[str, dict] | None = None) -> dict:
             },
         },
     }
+
+
+_SID_PARAM = {"name": "sid", "in": "path", "required": True, "schema": {"type": "string"}}
+_OBJ = {"type": "object"}
+
+
+def _plain(description: str, schema: dict | None = None) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema or _OBJ}}}
+
+
+#: The team routes of py_core/collector/team.py (annotations, live sessions, alerts), which
+#: `sightline serve` mounts with ``extra_routes``; passed as ``extra_openapi`` so the
+#: served document covers all of /v1/. tests/test_fuzz_collector.py checks that every /v1
+#: route `sightline serve` has is described here or in :func:`spec`.
+TEAM_PATHS: dict = {
+    "/v1/annotations": {
+        "post": {
+            "operationId": "postAnnotation", "summary": "Store a sealed team note (an envelope with pid \"annotation\")",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}}},
+            "responses": {"201": _json("IngestOk", "stored"), "200": _json("IngestOk", "already stored"),
+                          "400": _err("malformed envelope or pid is not \"annotation\""), "401": _UNAUTHORIZED,
+                          "409": _err("id_conflict"), "413": _err("too_large")},
+        },
+        "get": {
+            "operationId": "getAnnotations", "summary": "Sealed team notes, oldest first",
+            "parameters": [{"name": "sid", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": _plain("the notes", {"type": "object", "required": ["annotations"], "properties": {
+                "annotations": {"type": "array", "items": {"$ref": "#/components/schemas/StoredEnvelope"}}}}),
+                "400": _err("bad_query"), "401": _UNAUTHORIZED},
+        },
+    },
+    "/v1/live": {"get": {
+        "operationId": "liveSessions", "summary": "Sessions with an envelope in the last `window` seconds",
+        "parameters": [{"name": "window", "in": "query", "schema": {"type": "integer"}}],
+        "responses": {"200": _json("SessionList", "recent sessions"), "400": _err("bad_query"),
+                      "401": _UNAUTHORIZED, "503": _UNAVAILABLE},
+    }},
+    "/v1/live/{sid}": {"get": {
+        "operationId": "liveStream", "summary": "Server-sent events: a session's envelopes as they arrive",
+        "parameters": [_SID_PARAM, {"name": "after", "in": "query", "schema": {"type": "integer"}},
+                       {"name": "max", "in": "query", "schema": {"type": "number"}}],
+        "responses": {"200": {"description": "text/event-stream of `envelope` events",
+                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                      "400": _err("bad_query"), "401": _UNAUTHORIZED},
+    }},
+    "/v1/alerts/policy": {"get": {
+        "operationId": "alertPolicy", "summary": "The alert rules devices evaluate (no webhook URLs)", "security": [],
+        "responses": {"200": _plain("rules and allowed fields"), "404": _err("no_alerts: no alert policy")},
+    }},
+    "/v1/alerts": {
+        "post": {
+            "operationId": "postAlert", "summary": "Relay a device-side alert to the team's webhooks", "security": [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _OBJ}}},
+            "responses": {"202": _plain("relayed"), "200": _plain("already alerted (duplicate)"),
+                          "400": _err("bad_alert or bad_json"), "404": _err("no_alerts: no alert policy"),
+                          "429": _err("rate_limited")},
+        },
+        "options": {"operationId": "alertOptions", "security": [], "summary": "CORS preflight",
+                    "responses": {"204": {"description": "no content"}, "200": {"description": "CORS preflight answer"},
+                                  "400": {"description": "CORS preflight refused"}}},
+    },
+}
