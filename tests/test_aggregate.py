@@ -137,3 +137,16 @@ def test_cached_views_give_the_same_results():
     assert A.journeys(cached) == A.journeys(plain)
     assert A.scroll_paths(cached) == A.scroll_paths(plain)
     assert A.views_of({"sid": "x", "events": [], "views": []}) == []
+
+
+def test_spa_routes_are_page_views_of_their_own():
+    """A pushState route change starts a new page view; a hash change to the same path does not."""
+    events = page(0, "https://s.test/app/", 1280, [el(10, "button", [text(11, "Go")])])
+    events += [{"t": 3, "ts": 10, "i": 10, "x": 1, "y": 1},
+               {"t": 8, "ts": 20, "u": "https://s.test/app/settings?tab=1", "k": "push"},
+               {"t": 3, "ts": 30, "i": 10, "x": 1, "y": 1},
+               {"t": 8, "ts": 40, "u": "https://s.test/app/settings#top", "k": "hash"}]
+    views = A.page_views({"sid": "s-spa-0001", "events": events})
+    assert [(v["page"], v["start"], v["end"], len(v["clicks"])) for v in views] == [
+        ("/app/", 0, 20, 1), ("/app/settings", 20, 40, 1)]
+    assert views[1]["clicks"][0]["selector"] == "html > body > button:nth-of-type(1)"  # the DOM carries over

@@ -546,8 +546,11 @@ def representative(page, bucket):
             if v["page"] != page or bucket and v["bucket"] != bucket:
                 continue
             snap = next((e for e in data["events"] if e["t"] == E_SNAPSHOT and v["start"] <= e["ts"] <= v["end"]), None)
-            if snap and (best is None or v["start"] > best[2]):
-                best = (data["events"], snap["ts"] - data["events"][0]["ts"], v["start"])
+            # A route of a single-page app has no snapshot of its own: show the DOM as it was
+            # just before the visitor's first click there (or at the end of the view).
+            at = snap["ts"] if snap else (v["clicks"][0]["ts"] - 1 if v["clicks"] else v["end"])
+            if best is None or v["start"] > best[2]:
+                best = (data["events"], at - data["events"][0]["ts"], v["start"])
     return best
 
 
