@@ -110,6 +110,14 @@ def test_collector_refuses_disallowed_alerts(relay):
                                               "sid": "sess-relay-2", "email": "a@b.c"})
     assert status == 400 and body["error"] == "bad_alert" and "email" in body["detail"]
     assert post(c.url + "/v1/alerts", {"rule": "errors"})[0] == 400
+    req = urllib.request.Request(c.url + "/v1/alerts", data=b"[" * 2000, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=10)
+    assert err.value.code == 400 and json.loads(err.value.read())["error"] == "bad_json"
+    big = urllib.request.Request(c.url + "/v1/alerts", data=b" " * 5000, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(big, timeout=10)
+    assert err.value.code == 400
     assert len(receiver.requests) == before
 
 

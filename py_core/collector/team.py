@@ -258,8 +258,8 @@ def routes(store, *, team_db: str | None = None, policy: alerts.Policy | str | N
             alert = alerts.validate_alert(json.loads(await read_json(request, alerts.MAX_ALERT_BYTES)), policy)
         except alerts.AlertError as exc:
             return _error(400, "bad_alert", str(exc))
-        except ValueError as exc:
-            return _error(400, "bad_json", str(exc)[:200])
+        except (ValueError, RecursionError) as exc:
+            return _error(400, "bad_json", str(exc)[:200] or "nested too deeply")
         key = alert.get("sid") or f"anon-{int(time.time() // 60)}"
         if not await run_in_threadpool(team.first_alert, key, alert["rule"]):
             return JSONResponse({"ok": True, "duplicate": True}, headers=_NO_STORE)
