@@ -345,3 +345,22 @@ def test_full_store_evicts_oldest_and_counts_it(context, recorder, ingest, site_
     viewer.locator(f'tr[data-sid="{sid}"]').click()
     total = sum(d["batches"] for d in dropped)
     expect(viewer.locator("#facts")).to_contain_text(f"Dropped on device (storage full): {total} batches")
+
+
+def test_pagehide_sends_what_it_can_and_keeps_the_rest(context, recorder, ingest, demo_key):
+    """Leaving the site right after events: sent at pagehide or kept, then delivered exactly once."""
+    page = recorder(ingest.url, "leave")
+    sid, pid = page.evaluate("[Sightline.session.sid, Sightline.session.pid]")
+    status(page)  # Pyodide booted, the first batches delivered
+    page.evaluate("() => { for (let i = 0; i < 5; i++) Sightline.track('q', { tab: 'h', i }); }")  # buffered
+    page.goto("about:blank")  # pagehide: the shim posts the batch and tells the worker to send now
+    sent_at_pagehide = wait_for(lambda: tracked([p for _, p in opened(envelopes(ingest, sid), demo_key)], "h"),
+                                timeout=5)  # reported, not asserted: the worker may die before it can seal
+    recorder(ingest.url, "back", page=page)  # the same tab comes back: carried or stored batches go
+    wait_for(lambda: (lambda s: s["raw"] + s["outbox"] == 0)(status(page)))
+    envs = envelopes(ingest, sid)
+    per_page = assert_exactly_once_in_order(envs)
+    assert per_page[pid] == list(range(len(per_page[pid])))
+    got = tracked([p for e, p in sorted(opened(envs, demo_key), key=lambda ep: (ep[0]["pid"] != pid, ep[0]["seq"]))], "h")
+    assert got == list(range(5))
+    print(f"pagehide: {len(sent_at_pagehide)} of 5 events delivered within 5 s of leaving, all 5 on return")

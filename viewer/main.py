@@ -107,7 +107,8 @@ async def connect():
     async def one(meta):
         nonlocal failures, done
         try:
-            failures += await load_session(meta)
+            lost = await load_session(meta)  # await first: `x += await f()` reads x before awaiting,
+            failures += lost  # and the concurrent loads would overwrite each other's counts
         except (JsException, RuntimeError) as exc:
             failures += 1
             window.console.warn(f"session {meta['sid']}: {exc}")
