@@ -138,7 +138,7 @@ def assert_exactly_once_in_order(envs: list[dict]) -> dict[str, list[int]]:
 
 
 def crash_renderer(browser, page) -> None:
-    """Crash the page's renderer process with CDP `Page.crash`.
+    """Crash the page's renderer process with CDP `Page.crash`; returns once it is dead.
 
     Sent through a browser-level session (Target.sendMessageToTarget), which answers at
     once; a page-level session would wait forever for the dead renderer's reply.
@@ -147,9 +147,12 @@ def crash_renderer(browser, page) -> None:
     [target] = [t for t in cdp.send("Target.getTargets")["targetInfos"]
                 if t["type"] == "page" and t["url"] == page.url]
     session = cdp.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": False})["sessionId"]
-    cdp.send("Target.sendMessageToTarget", {"sessionId": session,
-                                            "message": json.dumps({"id": 1, "method": "Page.crash"})})
-    cdp.detach()
+    for attempt in range(6):  # a loaded machine can be slow to act on it: ask again
+        cdp.send("Target.sendMessageToTarget", {"sessionId": session,
+                                                "message": json.dumps({"id": attempt + 1, "method": "Page.crash"})})
+        if wait_for(lambda: is_crashed(page), timeout=10):
+            return
+    raise AssertionError("the renderer did not crash")
 
 
 def is_crashed(page) -> bool:
@@ -225,7 +228,6 @@ def test_crashed_renderer_loses_nothing_it_stored(browser, context, recorder, in
     # More batches, not awaited, then the crash: whatever the worker stored must arrive once.
     page.evaluate("() => { for (let i = 8; i < 40; i++) { Sightline.track('q', {tab: 'c', i}); Sightline.flush(); } }")
     crash_renderer(browser, page)
-    assert wait_for(lambda: is_crashed(page), timeout=20)
     restart(ingest)
     after = recorder(ingest.url, "after-crash")
     after_sid = after.evaluate("Sightline.session.sid")
@@ -247,7 +249,7 @@ def test_several_tabs_write_at_once(context, recorder, ingest, demo_key):
     assert len(set(sids)) == 3
     for k, p in enumerate(pages):  # start all three loops, then wait for all of them
         p.evaluate("""(tab) => { window.__done = (async () => {
-            for (let i = 0; i < 15; i++) {
+            for (let i = 0; i < 10; i++) {
                 Sightline.track('q', { tab, i });
                 await Sightline.flush();
                 await new Promise((r) => setTimeout(r, Math.random() * 20));
@@ -262,7 +264,7 @@ def test_several_tabs_write_at_once(context, recorder, ingest, demo_key):
         [seqs] = per_page.values()
         assert seqs == list(range(len(seqs)))
         payloads = [pl for _, pl in sorted(opened(envs, demo_key), key=lambda ep: ep[0]["seq"])]
-        assert tracked(payloads, f"t{k}") == list(range(15))
+        assert tracked(payloads, f"t{k}") == list(range(10))
         assert stored_rows(ingest, sid) == len(envs)
 
 
