@@ -7,8 +7,8 @@ Measures, for the same workload pages (bench/pages/) and the same scripted actio
 - the gzip -9 size of each shipped recorder script;
 - main-thread time a recorder adds to a mutation-heavy workload (a fixed number of frames,
   so every variant does the same work), after the recorder's start-up: CDP Performance.getMetrics
-  TaskDuration and ScriptDuration deltas over the workload, minus the same deltas without a
-  recorder (median of --runs runs, each variant in a fresh context of one browser);
+  TaskDuration and ScriptDuration deltas over the workload, minus the same run's deltas
+  without a recorder (median over --runs runs, each variant in a fresh context of one browser);
 - long tasks (50 ms or more, PerformanceObserver 'longtask') during the workload, per variant;
 - bytes of a scripted session (the same actions for both): every event each recorder
   produced, as JSON, gzip -9 compressed the same way; per minute on the mean of the two
@@ -211,10 +211,12 @@ def report(r: dict, args) -> None:
     print(f"{'':38}{'Sightline':>12}{'rrweb 2.1.6':>14}{'ratio':>8}")
     row = lambda name, a, b, fmt: print(f"{name:38}{fmt.format(a):>12}{fmt.format(b):>14}{(a / b if b else 0):>8.2f}")
     row("script size, gzip -9 (bytes)", r["size_gz"]["sightline"], r["size_gz"]["rrweb"], "{:,.0f}")
-    added = {v: med[v]["task_ms"] - base["task_ms"] for v in ("sightline", "rrweb")}
-    script = {v: med[v]["script_ms"] - base["script_ms"] for v in ("sightline", "rrweb")}
-    row("main-thread TaskDuration added (ms)", added["sightline"], added["rrweb"], "{:,.0f}")
-    row("main-thread ScriptDuration added (ms)", script["sightline"], script["rrweb"], "{:,.0f}")
+    # Paired per run (each run's variants ran back to back), then the median over runs.
+    runs = r["mutations"]
+    paired = lambda v, k: statistics.median(x[k] - b[k] for x, b in zip(runs[v], runs["none"]))
+    row("main-thread TaskDuration added (ms)", paired("sightline", "task_ms"), paired("rrweb", "task_ms"), "{:,.0f}")
+    row("main-thread ScriptDuration added (ms)", paired("sightline", "script_ms"), paired("rrweb", "script_ms"), "{:,.0f}")
+    row("long tasks added (paired per run)", paired("sightline", "long_tasks"), paired("rrweb", "long_tasks"), "{:.0f}")
     row("long tasks during workload (median)", med["sightline"]["long_tasks"], med["rrweb"]["long_tasks"], "{:.0f}")
     row("longest task (ms, median)", med["sightline"]["longest_ms"], med["rrweb"]["longest_ms"], "{:.0f}")
     row("workload events, gzip -9 (bytes)", med["sightline"]["bytes_gz"], med["rrweb"]["bytes_gz"], "{:,.0f}")
