@@ -465,8 +465,8 @@ def mask_event(event: dict) -> dict:
             _mask_node(value)
         elif t == T.MUTATION and key in ("ad", "at", "tx", "rm"):
             _mask_mutation(key, value)
-        elif t == T.MOUSE and key == "p":
-            continue  # coordinates only
+        elif (t == T.MOUSE and key == "p") or (t == getattr(T, "CANVAS", -1) and key == "d"):
+            continue  # coordinates; an opt-in canvas frame (pixels: text in it cannot be masked)
         elif isinstance(value, (str, list, dict)):
             event[key] = mask_value(value)
     return event
