@@ -27,7 +27,7 @@ class EventType(IntEnum):
     NETWORK = 10  # k (fetch|xhr|beacon|ws), m, u (query values masked), s (status, 0 = failed), d (ms), e, q/r (bytes)
     CUSTOM = 11  # n (name), p (properties)
     VISIBILITY = 12  # v (visible | hidden)
-    IDENTIFY = 13  # u (the site's user id)
+    IDENTIFY = 13  # u (the site's user id) | vid (hybrid mode's visitor id, docs/privacy.md)
     STYLE = 14  # i (owner element or adopted sheet id), ins [rule, index] | del (index) | c (whole text)
     ADOPT = 15  # i (document or shadow root id), s [sheet ids], css {sheet id: text} (new ones only)
     FOCUS = 16  # i (node id, 0 = none)
