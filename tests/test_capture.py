@@ -163,6 +163,19 @@ def test_spa_navigation_detected(page: Page, viewer, site_url):
     expect(frame.locator("#view h2")).to_have_text("Products")
 
 
+def test_mpa_page_loads_start_new_pages_of_one_session(page: Page, site_url):
+    """A full page load starts a new page (pid, META, SNAPSHOT) within the same session (sid)."""
+    open_recorded(page, site_url + "/tests/html/spa.html")
+    first = page.evaluate("Sightline.session")
+    page.goto(site_url + "/tests/html/styles.html")
+    page.wait_for_function("Sightline.session.recording")
+    second = page.evaluate("Sightline.session")
+    assert second["sid"] == first["sid"] and second["pid"] != first["pid"]
+    events = taken(page)  # may begin with the first page's last batches, carried over (ADR 0004)
+    k = next(k for k, e in enumerate(events) if e["t"] == META and e["u"].endswith("/styles.html"))
+    assert events[k + 1]["t"] == SNAPSHOT and len(of_type(events[k:], META)) == 1
+
+
 def test_network_metadata_masked(page: Page, site_url):
     """fetch, XHR, sendBeacon and WebSocket: method, URL with its query masked, status, timing, sizes."""
     open_recorded(page, site_url + "/tests/html/network.html")
