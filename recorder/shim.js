@@ -469,7 +469,10 @@ const size = (b) => (b == null ? 0 : typeof b === 'string' ? b.length : b.size ?
 const body = (b) => (cfg.bodies != null && typeof b === 'string' ? b.slice(0, MAX_BODY) : undefined);
 
 function net(k, m, u, s, t0, more) {
-  emit(E.NETWORK, Object.assign({ k, m: String(m).toUpperCase(), u: qmask(u), s, d: Math.round(perf() - t0) }, more));
+  u = qmask(u);
+  // Sightline's own uploads (the worker's, or beacons at pagehide) are not the page's traffic.
+  if (u.startsWith(new URL('v1/ingest', new URL(cfg.endpoint || '/', location.href)).href)) return;
+  emit(E.NETWORK, Object.assign({ k, m: String(m).toUpperCase(), u, s, d: Math.round(perf() - t0) }, more));
 }
 
 function str(x) {

@@ -80,6 +80,17 @@ class Server:
             raise
 
 
+@pytest.fixture
+def servers():
+    """Servers a test starts; any still running at the end (a failed test) are killed."""
+    started: list[Server] = []
+    yield started
+    for server in started:
+        if server.proc is not None and server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait(30)
+
+
 class RetryingClient(threading.Thread):
     """Delivers its envelopes in order, each until acknowledged (201 or 200 duplicate)."""
 
@@ -120,13 +131,14 @@ class RetryingClient(threading.Thread):
                 delay = min(delay * 2, 0.5)
 
 
-def test_sigkill_mid_stream_loses_no_acknowledged_envelope(store_target, tmp_path):
+def test_sigkill_mid_stream_loses_no_acknowledged_envelope(store_target, tmp_path, servers):
     """After SIGKILLs mid-stream, acknowledged envelopes are intact and retries deliver the rest, once each."""
     pair = keys.generate()
     envs = [envelope.seal({"events": [{"t": 3, "ts": i, "n": "x" * (i % 50)}]}, pair.public,
                           sid=f"sess-crash{i % 7}", pid=f"page-crash{i % 3}", seq=i, ts=1_700_000_000_000 + i)
             for i in range(360)]
     server = Server(store_target, tmp_path / "serve.log")
+    servers.append(server)
     server.start()
     acked: dict[str, int] = {}
     lock = threading.Lock()
@@ -167,12 +179,13 @@ def test_sigkill_mid_stream_loses_no_acknowledged_envelope(store_target, tmp_pat
     assert "Traceback" not in server.log.read_text()
 
 
-def test_postgres_crash_mid_stream_is_503_then_retries_deliver(postgres, tmp_path):
+def test_postgres_crash_mid_stream_is_503_then_retries_deliver(postgres, tmp_path, servers):
     """PostgreSQL crashing (immediate restart) under a stream of ingests: 5xx or resets, never loss or double storage."""
     pair = keys.generate()
     envs = [envelope.seal({"events": [{"t": 3, "ts": i}]}, pair.public, sid=f"sess-pgcr{i % 5}", pid="page-pgcr0",
                           seq=i, ts=1_700_000_000_000 + i) for i in range(240)]
     server = Server(postgres.new_database(), tmp_path / "serve.log")
+    servers.append(server)
     server.start()
     acked: dict[str, int] = {}
     lock = threading.Lock()
