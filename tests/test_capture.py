@@ -191,7 +191,7 @@ def test_network_metadata_masked(page: Page, site_url):
     assert by[("beacon", "POST", "v1/health?beacon=*")]["q"] == 9
     ws = [n for n in net if n["k"] == "ws"]
     assert ws and ws[-1]["m"] == "CLOSE" and ws[-1]["s"] == 0 and ws[-1]["u"].endswith("/no-socket?x=*")
-    assert "zelda" not in str(net) and "s3cret" not in str(net)
+    assert "zelda" not in str(net) and "s3cret" not in str(net) and "/v1/ingest" not in str(net)
 
 
 def test_network_bodies_opt_in_and_stop_restores(page: Page, site_url):
