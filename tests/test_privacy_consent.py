@@ -142,3 +142,23 @@ def test_indicator_and_hybrid_visitor_id(browser, site_url):
     page.wait_for_function("window.Sightline")
     assert page.evaluate("Sightline.session.recording") is False
     page.context.close()
+
+
+def test_opt_out_in_one_tab_stops_every_tab(browser, site_url):
+    """An opt-out in one tab stops recording in the site's other tabs and the shared queue is deleted."""
+    first, _ = visit(browser, site_url + GRANTED)
+    second = first.context.new_page()
+    second.set_default_timeout(60_000)
+    second.goto(site_url + GRANTED)
+    second.wait_for_function("!!(window.Sightline && Sightline.session.recording)")
+    first.wait_for_function("indexedDB.databases().then((d) => d.some((x) => x.name === 'sightline'))")
+    # optOut resolves only once the other tab has let go of the database: a bound turns a hang into a failure.
+    done = first.evaluate("Promise.race([Sightline.optOut().then(() => 'deleted'),"
+                          " new Promise((r) => setTimeout(() => r('blocked'), 20000))])")
+    assert done == "deleted"
+    second.wait_for_function("!Sightline.session.recording")
+    assert first.evaluate(STORAGE)["dbs"] == [] and second.evaluate(STORAGE)["dbs"] == []
+    second.fill("input", "zelda.q@example.org")
+    second.wait_for_timeout(1500)
+    assert second.evaluate(STORAGE)["dbs"] == []  # nothing is queued again
+    first.context.close()
