@@ -211,17 +211,18 @@ export async function nextRaw() {
 /**
  * Replace a raw batch by its sealed envelope, atomically: delete the raw record, add the
  * outbox entry, remember [pid, seq] as sent, and subtract the dropped count it carries.
- * A batch already sent (a second copy) is just deleted.
+ * A batch already sent (a second copy) is just deleted. Returns the outbox key, or null.
  */
 export async function commit(raw, body) {
   const d = await db();
+  let n = null;
   const write = async () => {
     const tx = d.transaction(['raw', 'outbox', 'sent', 'meta'], 'readwrite');
     const key = [raw.pid, raw.seq];
     const steps = [tx.done, tx.objectStore('raw').delete(key)];
     if (!(await tx.objectStore('sent').get(key))) {
       steps.push(tx.objectStore('outbox').add({ endpoint: raw.endpoint, body, sid: raw.sid, pid: raw.pid,
-        seq: raw.seq, events: raw.events.length, dropped: raw.dropped || null, at: Date.now() }));
+        seq: raw.seq, events: raw.events.length, dropped: raw.dropped || null, at: Date.now() }).then((k) => { n = k; }));
       steps.push(tx.objectStore('sent').put({ pid: raw.pid, seq: raw.seq, at: Date.now() }));
       if (raw.dropped) {
         const meta = tx.objectStore('meta');
@@ -242,6 +243,7 @@ export async function commit(raw, body) {
       tx.done,
     ]).catch(() => {});
   }
+  return n;
 }
 
 /** Drop a raw batch that can never be processed (it is counted as dropped for its session). */

@@ -41,6 +41,7 @@ let buffering = BUFFER_MS > 0;
 let seq = 0;
 let timer = 0;
 const unacked = new Map(); // seq -> batch posted but not yet in the worker's IndexedDB
+const beacons = new Map(); // outbox key -> [url, sealed body] the worker has not delivered yet
 let nextId = 1;
 const ids = new WeakMap(); // DOM node or adopted stylesheet -> recorded id
 const plugins = [];
@@ -511,7 +512,15 @@ function observe() {
     emit(E.VISIBILITY, { v: doc.visibilityState });
     if (doc.hidden) flush();
   });
-  on(win, 'pagehide', () => { processMutations(); flush(); carry(); worker && worker.postMessage({ op: 'pagehide' }); });
+  on(win, 'pagehide', () => {
+    processMutations();
+    flush();
+    carry();
+    // Sealed envelopes the worker could not deliver yet: the browser sends beacons even as
+    // the page (and its worker) go; the worker's queue keeps them until acknowledged.
+    for (const [u, b] of beacons.values()) try { navigator.sendBeacon(u, b); } catch (e) { /* ignore */ }
+    worker && worker.postMessage({ op: 'pagehide' });
+  });
   on(win, 'popstate', () => emit(E.NAVIGATION, { u: location.href, k: 'pop' }));
   on(win, 'hashchange', () => emit(E.NAVIGATION, { u: location.href, k: 'hash' }));
   on(win, 'error', (e) => emit(E.ERROR, { m: String(e.message), s: (e.error && e.error.stack) || '', k: 'error' }));
@@ -647,7 +656,11 @@ function startWorker() {
     ? src
     : URL.createObjectURL(new Blob([`import ${JSON.stringify(src)}`], { type: 'text/javascript' }));
   worker = new Worker(url, { type: 'module' });
-  worker.onmessage = ({ data }) => { if (data.op === 'stored' && data.pid === pid) unacked.delete(data.seq); };
+  worker.onmessage = ({ data }) => {
+    if (data.op === 'stored' && data.pid === pid) unacked.delete(data.seq);
+    else if (data.op === 'sealed') beacons.set(data.n, [data.url, data.body]);
+    else if (data.op === 'sent') beacons.delete(data.n);
+  };
   worker.postMessage({
     op: 'init',
     cfg: {

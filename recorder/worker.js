@@ -141,7 +141,7 @@ async function processRaw() {
       continue;
     }
     const body = JSON.stringify(await envelope(raw, await gzip(payload)));
-    await queue.commit(raw, body);
+    offer(await queue.commit(raw, body), raw.endpoint, body);
     checkAlerts(payload, raw.endpoint).catch((err) => { stats.lastError = `alerts: ${err}`; });
     if (!offline) await upload();
   }
@@ -204,6 +204,7 @@ async function upload() {
       });
     } catch (err) {
       offline = true;
+      offer(n, endpoint, body);
       return retryLater(String(err));
     }
     if (res.ok) {
@@ -215,6 +216,7 @@ async function upload() {
       stats.duplicates++;
     } else if (res.status >= 500 || res.status === 429 || res.status === 408) {
       offline = true;
+      offer(n, endpoint, body);
       return retryLater(`HTTP ${res.status}`, Number(res.headers.get('retry-after')) * 1000);
     } else {
       // The collector refused this envelope for good (4xx): retrying cannot help.
@@ -222,8 +224,25 @@ async function upload() {
       stats.lastError = `HTTP ${res.status}: ${await res.text()}`;
     }
     await queue.done(n);
+    if (offered.delete(n)) self.postMessage({ op: 'sent', n });
     backoff = 0;
   }
+}
+
+// Sealed envelopes not yet delivered are offered to the page, which sends them with
+// navigator.sendBeacon at pagehide: this worker may be ended before it can. The outbox
+// keeps them until a worker gets an answer, so a beacon that also arrives is answered
+// 200 duplicate (same bytes), never stored twice. sendBeacon has a 64 KiB budget.
+const offered = new Map(); // outbox key -> body length
+const BEACON_BUDGET = 64_000;
+
+function offer(n, endpoint, body) {
+  if (n == null || offered.has(n)) return;
+  let used = 0;
+  for (const len of offered.values()) used += len;
+  if (used + body.length > BEACON_BUDGET) return;
+  offered.set(n, body.length);
+  self.postMessage({ op: 'sealed', n, url: new URL('v1/ingest', endpoint).href, body });
 }
 
 /** Try again later: exponential backoff with jitter (1 s .. 60 s), or the server's Retry-After. */

@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import time
 from collections import Counter, defaultdict
+from urllib.parse import quote
 
 import pytest
 from conftest import Collector
@@ -28,10 +29,6 @@ pytestmark = pytest.mark.browser
 expect.set_options(timeout=60_000)
 
 PYODIDE_MS = 60_000  # Pyodide boots in seconds, but the machine is shared
-PAGE = """<!doctype html><meta charset="utf-8"><title>queue test</title>
-<script src="/sightline.js" data-endpoint="{endpoint}" data-key="{key}" data-consent="granted"></script>
-<body><h1>Queue test</h1><p id="out">{label}</p></body>
-"""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -57,26 +54,20 @@ def kill(c: Collector) -> None:
 
 
 @pytest.fixture
-def recorder(context, site_url, demo_key):
-    """open(endpoint, label) -> a page of the built site recording into `endpoint`."""
-    key = {"value": demo_key["public"]}
+def recorder(context, site_url):
+    """open(endpoint, label) -> a page of the built site (tests/html/queue.html) recording into `endpoint`.
 
-    def serve(route):
-        label = route.request.url.rsplit("/", 1)[-1]
-        route.fulfill(content_type="text/html", body=PAGE.format(
-            endpoint=serve.endpoint, key=key["value"], label=label))
-
-    context.route(f"{site_url}/q/*", serve)
+    A real page, not a routed one: Playwright's request interception would also hold the
+    page's beacons, which must leave as they would for a visitor.
+    """
 
     def open_page(endpoint, label="page", page=None):
-        serve.endpoint = endpoint
         page = page or context.new_page()
         page.set_default_timeout(PYODIDE_MS)
-        page.goto(f"{site_url}/q/{label}")
+        page.goto(f"{site_url}/tests/html/queue.html?endpoint={quote(endpoint, safe='')}&label={label}")
         page.wait_for_function("window.Sightline && Sightline.session.recording")
         return page
 
-    open_page.key = key
     return open_page
 
 
@@ -350,19 +341,27 @@ def test_full_store_evicts_oldest_and_counts_it(context, recorder, ingest, site_
 
 
 def test_pagehide_sends_what_it_can_and_keeps_the_rest(context, recorder, ingest, demo_key):
-    """Leaving the site right after events: sent at pagehide or kept, then delivered exactly once."""
+    """At pagehide sealed envelopes leave as beacons; buffered events wait; all arrive exactly once."""
     page = recorder(ingest.url, "leave")
     sid, pid = page.evaluate("[Sightline.session.sid, Sightline.session.pid]")
     status(page)  # Pyodide booted, the first batches delivered
+    kill(ingest)
+    st = track(page, "s", 0, 4)  # sealed into the outbox, collector unreachable
+    assert st["outbox"] >= 4, st
+    restart(ingest)  # back, but the worker's next retry is seconds away (backoff)
     page.evaluate("() => { for (let i = 0; i < 5; i++) Sightline.track('q', { tab: 'h', i }); }")  # buffered
-    page.goto("about:blank")  # pagehide: the shim posts the batch and tells the worker to send now
-    sent_at_pagehide = wait_for(lambda: tracked([p for _, p in opened(envelopes(ingest, sid), demo_key)], "h"),
-                                timeout=5)  # reported, not asserted: the worker may die before it can seal
+    page.goto("about:blank")  # pagehide: beacons for the sealed envelopes; the buffered batch is posted
+    sealed = wait_for(lambda: len(tracked([p for _, p in opened(envelopes(ingest, sid), demo_key)], "s")) == 4,
+                      timeout=10)
+    assert sealed  # delivered without any page of the site open
+    buffered = tracked([p for _, p in opened(envelopes(ingest, sid), demo_key)], "h")
     recorder(ingest.url, "back", page=page)  # the same tab comes back: carried or stored batches go
     wait_for(lambda: (lambda s: s["raw"] + s["outbox"] == 0)(status(page)))
     envs = envelopes(ingest, sid)
     per_page = assert_exactly_once_in_order(envs)
     assert per_page[pid] == list(range(len(per_page[pid])))
-    got = tracked([p for e, p in sorted(opened(envs, demo_key), key=lambda ep: (ep[0]["pid"] != pid, ep[0]["seq"]))], "h")
-    assert got == list(range(5))
-    print(f"pagehide: {len(sent_at_pagehide)} of 5 events delivered within 5 s of leaving, all 5 on return")
+    ordered = [p for e, p in sorted(opened(envs, demo_key), key=lambda ep: (ep[0]["pid"] != pid, ep[0]["seq"]))]
+    assert tracked(ordered, "s") == list(range(4)) and tracked(ordered, "h") == list(range(5))
+    assert stored_rows(ingest, sid) == len(envs)
+    print(f"pagehide: 4 of 4 sealed batches sent as beacons; {len(buffered)} of 5 buffered events "
+          "left before the return, all 5 after")
