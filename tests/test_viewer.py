@@ -11,11 +11,13 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import secrets
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from conftest import Collector
 from py_core import envelope
 
 expect.set_options(timeout=60_000)
@@ -58,6 +60,21 @@ def visit(browser, site_url: str, width: int, height: int, *, checkout: bool, ra
     assert status["raw"] == 0 and status["outbox"] == 0, status
     ctx.close()
     return sid
+
+
+@pytest.fixture(scope="module")
+def collector(site_dir, tmp_path_factory):
+    """This module's own collector: the list, filters and journey graph are asserted on
+    exactly the sessions sealed here, not on what other test modules left behind."""
+    c = Collector(tmp_path_factory.mktemp("viewer") / "sightline.db", site_dir,
+                  secrets.token_urlsafe(16)).start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def site_url(collector) -> str:
+    return collector.url
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +123,8 @@ def rows(page: Page) -> int:
 
 def test_list_sorts_filters_and_searches(viewer: Page, corpus, collector):
     """Every session is listed; filters, sort and event search narrow and order it."""
-    total = len(collector.get("/v1/sessions")["sessions"])  # other test modules share the collector
-    assert total >= 2 + len(CORPUS)
+    total = len(collector.get("/v1/sessions")["sessions"])
+    assert total == 2 + len(CORPUS)
     expect(viewer.locator("#sessions tbody tr[data-sid]")).to_have_count(total)
     expect(viewer.locator("#list-count")).to_have_text(f"{total} of {total}")
     viewer.select_option("#f-device", "mobile")
