@@ -25,6 +25,7 @@ __all__ = ["load_envelope_file", "fetch_session", "main", "merge_events", "sessi
 
 TOKEN_ENV = "SIGHTLINE_TOKEN"
 DB_ENV = "SIGHTLINE_DB"
+ALERTS_ENV = "SIGHTLINE_ALERTS"  # path of the alert policy file (py_core.collector.team)
 DEFAULT_DB = ".sightline/sightline.db"
 
 
@@ -216,6 +217,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from py_core import keys
     from py_core.collector import openapi
     from py_core.collector.app import create_app
+    from py_core.alerts import AlertError
     from py_core.collector.team import routes as team_routes
     from py_core.collector.store import StoreError, open_store
 
@@ -243,6 +245,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise CLIError(str(exc)) from None
     try:
+        try:
+            extra_routes = team_routes(store)  # annotations, live sessions, alerts (docs/viewer.md)
+        except (AlertError, OSError) as exc:
+            raise CLIError(f"alert policy (${ALERTS_ENV}): {exc}") from None
         app = create_app(
             store,
             token=token,
@@ -255,7 +261,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             rate_limit=None if args.no_rate_limit else args.rate_limit,
             site_rate_limit=None if args.no_rate_limit else args.site_rate_limit,
             kids=kids,
-            extra_routes=team_routes(store),  # annotations, live sessions, alerts (docs/viewer.md)
+            extra_routes=extra_routes,
             extra_openapi=openapi.TEAM_PATHS,
         )
         if generated:

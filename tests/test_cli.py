@@ -219,3 +219,16 @@ def test_console_script_is_installed(tmp_path):
                             text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.startswith("kid     ")
     assert keys.load(tmp_path / "k.key").kid == result.stdout.split()[1]
+
+
+@pytest.mark.parametrize("content, expected", [(None, "No such file"), ("{not json", "not JSON"),
+                                               ('{"rules": "many"}', "each rule is")])
+def test_serve_with_a_bad_alert_policy_is_a_clear_error(tmp_path, capsys, monkeypatch, content, expected):
+    """A missing, malformed or invalid $SIGHTLINE_ALERTS file stops `serve` with one line, not a traceback."""
+    policy = tmp_path / "alerts.json"
+    if content is not None:
+        policy.write_text(content)
+    monkeypatch.setenv("SIGHTLINE_ALERTS", str(policy))
+    code, out, err = run(capsys, "serve", "--db", tmp_path / "s.db", "--token", TOKEN, "--port", "1")
+    assert code == 1 and err.startswith("sightline: error: alert policy ($SIGHTLINE_ALERTS)") and expected in err
+    assert "Traceback" not in err and "serving" not in out

@@ -55,6 +55,21 @@ def test_sessions_summary_order_and_paging(store, pair):
     assert store.sessions(limit=5, offset=10) == []
 
 
+def test_recent_goes_by_the_collector_clock(store, pair):
+    """recent() lists sessions with an envelope received since a server time, whatever the
+    visitor's clock said (a device an hour behind is still live), most recent first."""
+    assert store.put(env_of(pair, "sess-skew1", "page_a001", 0, ts=1_000), 9_000) == "stored"
+    assert store.put(env_of(pair, "sess-skew1", "page_a001", 1, ts=2_000), 20_000) == "stored"
+    assert store.put(env_of(pair, "sess-done1", "page_b001", 0, ts=10**12), 5_000) == "stored"
+    assert store.put(env_of(pair, "sess-next1", "page_c001", 0, ts=500), 15_000) == "stored"
+    rows = store.recent(10_000)
+    assert [r["sid"] for r in rows] == ["sess-skew1", "sess-next1"]
+    assert rows[0] == {"sid": "sess-skew1", "first_ts": 1_000, "last_ts": 2_000, "envelopes": 2,
+                       "bytes": rows[0]["bytes"], "pages": 1, "last_received": 20_000}
+    assert all(type(v) is int for r in rows for k, v in r.items() if k != "sid")
+    assert [r["sid"] for r in store.recent(0, limit=1)] == ["sess-skew1"] and store.recent(20_001) == []
+
+
 def test_session_orders_by_ts_pid_seq_and_keeps_bytes(store, pair):
     """session() returns each envelope exactly as stored, ordered by (ts, pid, seq, id), plus received."""
     sent = [env_of(pair, pid="page_b001", seq=0, ts=2000), env_of(pair, pid="page_a001", seq=1, ts=2000),
@@ -271,11 +286,12 @@ def test_sqlite_and_postgres_answer_alike(postgres, tmp_path, pair):
         a = SQLiteStore(tmp_path / f"d{n}.db")
         b = open_store(postgres.new_database())
         try:
-            for kind, arg in ops:
+            for received, (kind, arg) in enumerate(ops):
                 if kind == "put":
-                    assert a.put(arg, 5) == b.put(arg, 5)
+                    assert a.put(arg, received) == b.put(arg, received)
                 elif kind == "sessions":
                     assert a.sessions(*arg) == b.sessions(*arg)
+                    assert a.recent(arg[1], arg[0]) == b.recent(arg[1], arg[0])
                 else:
                     assert a.session(arg) == b.session(arg)
             assert a.count() == b.count()

@@ -187,6 +187,60 @@ def test_replay_panels_markers_and_shortcuts(viewer: Page, corpus):
     shot(viewer, "replay", viewer.locator("#session-panel"))
 
 
+def test_findings_explain_the_session(viewer: Page, corpus):
+    """Each failure is listed with the steps that led to it, a click seeks the replay to it,
+    and the anomaly and sentiment scores come with the features behind them."""
+    viewer.locator(f'tr[data-sid="{corpus["desktop"]}"]').click()
+    failure = viewer.locator("#findings li.failure", has_text="Failed: POST /demo/api/checkout 500")
+    expect(failure).to_have_count(1)
+    expect(failure).to_contain_text("← ")
+    expect(failure).to_contain_text("click")
+    assert viewer.locator("#findings li[data-at]", has_text="Rage click").count() >= 1
+    failure.click()
+    expect(viewer.locator("#player")).to_have_attribute("data-time", failure.get_attribute("data-at"))
+    expect(viewer.locator("#why dt").first).to_contain_text("Anomaly")
+    expect(viewer.locator("#why")).to_contain_text("Mostly")
+    assert viewer.locator("#why dd").first.inner_text().count("typical") == 3
+
+
+def test_errors_are_correlated_across_sessions(viewer: Page, corpus):
+    """The errors view groups failures by signature with the steps most often taken before
+    them; 'Replay one' opens a session at that failure."""
+    viewer.click("#tabs [data-view=errors]")
+    row = viewer.locator('#error-table tbody tr[data-what="POST /demo/api/checkout 500"]')
+    expect(row).to_have_count(1)
+    times, sessions = (int(row.locator(f"td:nth-child({k})").inner_text()) for k in (2, 3))
+    assert times >= sessions >= 1
+    assert row.locator("ol li").count() >= 1
+    shot(viewer, "errors", viewer.locator("section[data-view=errors]"))
+    row.locator("button[data-open]").click()
+    expect(viewer.locator("section[data-view=sessions]")).to_be_visible()
+    at = viewer.locator("#findings li.failure", has_text="POST /demo/api/checkout 500").first.get_attribute("data-at")
+    expect(viewer.locator("#player")).to_have_attribute("data-time", at)
+
+
+def test_retrain_anomaly_model_in_the_browser(viewer: Page, corpus, collector):
+    """scikit-learn in the viewer's Pyodide fits a model on the loaded sessions; the list is
+    re-scored with it, and the downloaded model scores the same in CPython."""
+    from py_core.anomaly import IsolationForestScorer, assess
+    from py_core.training import features_of
+
+    viewer.click("#tabs [data-view=errors]")
+    viewer.click("#retrain")
+    total = len(collector.get("/v1/sessions")["sessions"])
+    expect(viewer.locator("#model-state")).to_contain_text(f"retrained here on {total} sessions", timeout=180_000)
+    with viewer.expect_download() as download:
+        viewer.click("#model-download")
+    model = json.loads(Path(download.value.path()).read_text())
+    scorer = IsolationForestScorer(model)
+    viewer.click("#tabs [data-view=sessions]")
+    for path in CORPUS[:5]:
+        rec = json.loads(gzip.open(path).read())
+        expected = assess(features_of(rec["events"]), scorer)["score"]
+        cell = viewer.locator(f'tr[data-sid="{rec["sid"]}"] td:nth-child(7)')
+        expect(cell).to_have_text(f"{expected:.2f}")
+
+
 def test_annotations_are_sealed_and_shared(viewer: Page, browser, site_url, collector, demo_key, corpus):
     """A note is sealed in the browser, stored by the collector, and seen by a teammate's viewer."""
     sid = corpus["desktop"]

@@ -22,7 +22,7 @@ from pyscript.js_modules import decrypt, views
 
 from py_core import aggregate
 from py_core.alerts import metrics
-from py_core.insights import analyze, clock
+from py_core.insights import analyze, clock, correlate_errors, issue_items
 
 E_META, E_SNAPSHOT, E_CLICK, E_NAV, E_ERROR, E_NETWORK, E_CUSTOM = 0, 1, 3, 8, 9, 10, 11
 E_VIEWPORT, E_VISIBILITY, E_IDENTIFY = 7, 12, 13
@@ -32,6 +32,7 @@ state = {
     "token": "", "base": "", "player": None, "sid": None, "rows": [], "sessions": {},
     "notes": {}, "sort": ("started", True), "view": "sessions", "measured": set(),
     "heat_player": None, "journey": None, "live": None, "live_events": [], "live_player": None,
+    "scorer": None, "model_url": None,
 }
 
 
@@ -165,6 +166,11 @@ async def load_session(meta):
 
 def add_session(sid, events, envelopes=()):
     insights = analyze(events)
+    if state["scorer"] and insights.get("features"):  # the model retrained in this page scores new sessions too
+        from py_core.anomaly import assess
+        from py_core.features import NAMES
+
+        insights["anomaly"] = assess([insights["features"][n] for n in NAMES], state["scorer"])
     views = aggregate.page_views({"sid": sid, "events": events})
     m = metrics(insights)
     first = next((v for v in views), None)
@@ -416,6 +422,7 @@ def open_session(sid):
         facts.append(("Dropped on device (storage full)", f"{d['batches']} batches, {d.get('events', 0)} events", True))
     by_id("facts").innerHTML = "".join(
         f'<span class="fact{" bad" if bad else ""}">{escape(name)}: <b>{value}</b></span>' for name, value, bad in facts)
+    render_findings(insights)
     by_id("activity").innerHTML = activity_bars(events)
     if state["player"]:
         state["player"].destroy()
@@ -433,6 +440,119 @@ def activity_bars(events, bins=60):
     counts, _ = np.histogram(ts, bins=bins)
     peak = counts.max() or 1
     return "".join(f'<span style="height:{100 * c / peak:.0f}%"></span>' for c in counts)
+
+
+def feature_label(name):
+    return name.replace("_", " ")
+
+
+def number_text(value):
+    return f"{value:.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:.2f}"
+
+
+def render_findings(insights):
+    """What happened (each failure with the steps that led to it, each frustration or
+    confusion moment; a click seeks the replay) and why the scores are what they are."""
+    items = issue_items(insights)
+    by_id("findings").innerHTML = "".join(
+        f'<li data-at="{int(at)}" class="{"failure" if text.startswith(("Error:", "Failed:")) else ""}">'
+        f'<span class="at">{clock(at)}</span>{escape(text)}</li>' for at, text in items
+    ) or '<li class="empty">No errors, frustration or confusion.</li>'
+    why = []
+    a, s = insights.get("anomaly"), insights.get("sentiment")
+    if a:
+        top = ", ".join(f"{feature_label(f['feature'])} {number_text(f['value'])} (typical {number_text(f['typical'])})"
+                        for f in a["top_features"])
+        why.append(f"<dt>Anomaly {a['score']:.2f}{' (flagged)' if a['anomalous'] else ''}</dt><dd>{escape(top)}</dd>")
+    if s:
+        probs = ", ".join(f"{k} {v:.0%}" for k, v in sorted(s["probabilities"].items(), key=lambda kv: -kv[1]))
+        top = ", ".join(f"{feature_label(f['feature'])} {number_text(f['value'])}" for f in s["top_features"].get(s["label"], []))
+        why.append(f"<dt>Mostly {escape(s['label'])} ({escape(probs)})</dt><dd>{escape(top or 'no single feature stands out')}</dd>")
+    by_id("why").innerHTML = "".join(why) or "<dt>No model scores for this session.</dt>"
+
+
+@when("click", "#findings")
+def on_finding_click(event):
+    item = event.target.closest("li[data-at]")
+    if item and state["player"]:
+        state["player"].seek(int(item.dataset.at))
+
+
+# --------------------------------------------------------------------------- errors and models
+
+
+def render_errors():
+    """Every failure signature across the loaded sessions (py_core.insights.correlate_errors)."""
+    sessions = list(state["sessions"].items())
+    groups = correlate_errors([d["insights"] for _, d in sessions])
+    rows = []
+    for g in groups:
+        example = next(sid for sid, d in sessions if any(p["what"] == g["what"] for p in d["insights"].get("error_paths", ())))
+        steps = "".join(f"<li>{escape(step)}</li>" for step in g["common_steps"]) or "<li>no step in the last seconds</li>"
+        rows.append(
+            f'<tr data-what="{escape(g["what"])}"><td>{"JS error" if g["kind"] == "error" else "Request"}: '
+            f'<b>{escape(g["what"])}</b><br><button type="button" data-open="{escape(example)}">Replay one</button></td>'
+            f'<td>{g["count"]}</td><td>{g["sessions"]}</td>'
+            f'<td><ol>{steps}</ol><span class="hint">{g["common_steps_count"]} of {g["count"]} times</span></td></tr>')
+    by_id("error-table").querySelector("tbody").innerHTML = "".join(rows) or '<tr><td colspan="4">No errors in these sessions.</td></tr>'
+
+
+@when("click", "#error-table")
+async def on_error_open(event):
+    button = event.target.closest("button[data-open]")
+    if button:
+        await show_view_async("sessions")
+        open_session(button.dataset.open)
+        path = next((p for p in state["sessions"][button.dataset.open]["insights"]["error_paths"]
+                     if p["what"] == button.closest("tr").dataset.what), None)
+        if path and state["player"]:
+            state["player"].seek(int(path["at_ms"]))
+
+
+@when("click", "#retrain")
+async def on_retrain(event):
+    """Fit an IsolationForest on the loaded sessions with scikit-learn in this page's
+    Pyodide, then score every session with it (the same numpy scorer the worker runs)."""
+    button, note = by_id("retrain"), by_id("model-state")
+    sessions = list(state["sessions"].values())
+    button.disabled = True
+    try:
+        note.textContent = "Loading scikit-learn into this page…"
+        import pyodide_js
+
+        await pyodide_js.loadPackage("scikit-learn")
+        from py_core.anomaly import IsolationForestScorer, assess
+        from py_core.features import NAMES
+        from py_core.training import retrain_anomaly
+
+        note.textContent = f"Training on {len(sessions)} sessions…"
+        await asyncio.sleep(0.05)  # let the page paint the message
+        model = retrain_anomaly([d["events"] for d in sessions])
+        scorer = IsolationForestScorer(model)
+    except (ValueError, ImportError, JsException) as exc:
+        note.textContent = f"Could not retrain: {exc}"
+        button.disabled = False
+        return
+    before = sum(1 for d in sessions if (d["insights"].get("anomaly") or {}).get("anomalous"))
+    for d in sessions:
+        d["insights"]["anomaly"] = assess([d["insights"]["features"][n] for n in NAMES], scorer)
+    for r in state["rows"]:
+        r["anomaly"] = state["sessions"][r["sid"]]["insights"]["anomaly"]["score"]
+    after = sum(1 for d in sessions if d["insights"]["anomaly"]["anomalous"])
+    state["scorer"] = scorer
+    if state["model_url"]:
+        window.URL.revokeObjectURL(state["model_url"])
+    blob = window.Blob.new([json.dumps(model)], to_js({"type": "application/json"}, dict_converter=window.Object.fromEntries))
+    state["model_url"] = window.URL.createObjectURL(blob)
+    link = by_id("model-download")
+    link.href, link.hidden = state["model_url"], False
+    note.textContent = (f"Model: retrained here on {len(sessions)} sessions; {after} flagged as anomalous "
+                        f"(the shipped model flagged {before}).")
+    note.dataset.sessions = str(len(sessions))
+    button.disabled = False
+    render_list()
+    if state["sid"]:
+        render_findings(state["sessions"][state["sid"]]["insights"])
 
 
 # --------------------------------------------------------------------------- notes
@@ -508,6 +628,8 @@ async def show_view_async(name):
         render_journeys()
     elif name == "scroll3d":
         render_scroll3d()
+    elif name == "errors":
+        render_errors()
     elif name == "live":
         await refresh_live()
 
@@ -625,7 +747,7 @@ async def refresh_live():
         return
     by_id("live-list").innerHTML = "".join(
         f'<li><button type="button" data-live="{escape(r["sid"])}">Watch {escape(r["sid"])}</button> '
-        f'{r["envelopes"]} batch(es), last {max(0, int(time.time() - r["last_ts"] / 1000))} s ago</li>' for r in rows
+        f'{r["envelopes"]} batch(es), last received {max(0, int(time.time() - r["last_received"] / 1000))} s ago</li>' for r in rows
     ) or "<li>Nobody is being recorded right now.</li>"
 
 

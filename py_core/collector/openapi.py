@@ -56,6 +56,7 @@ _SUMMARY = {
         "first_ts": {"type": "integer"}, "last_ts": {"type": "integer"},
         "envelopes": {"type": "integer", "minimum": 1}, "bytes": {"type": "integer", "minimum": 0},
         "pages": {"type": "integer", "minimum": 1},
+        "last_received": {"type": "integer", "description": "server ms of the latest envelope (/v1/live only)"},
     },
 }
 

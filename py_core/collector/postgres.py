@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS sightline_envelopes (
     size INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sightline_envelopes_sid ON sightline_envelopes (sid, ts, pid, seq);
+CREATE INDEX IF NOT EXISTS sightline_envelopes_received ON sightline_envelopes (received);
 CREATE TABLE IF NOT EXISTS sightline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # Serializes schema creation across collector processes sharing a database.
@@ -104,6 +105,19 @@ class PostgresStore:
                 (limit, offset),
             ).fetchall()
         keys = ("sid", "first_ts", "last_ts", "envelopes", "bytes", "pages")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def recent(self, since: int, limit: int = 200) -> list[dict]:
+        """Sessions received at or after ``since`` (server clock: a visitor's clock may be off)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT sid, MIN(ts), MAX(ts), COUNT(*), SUM(size)::bigint, COUNT(DISTINCT pid), MAX(received)"
+                " FROM sightline_envelopes WHERE sid IN"
+                " (SELECT DISTINCT sid FROM sightline_envelopes WHERE received >= %s)"
+                " GROUP BY sid ORDER BY MAX(received) DESC, sid LIMIT %s",
+                (since, limit),
+            ).fetchall()
+        keys = ("sid", "first_ts", "last_ts", "envelopes", "bytes", "pages", "last_received")
         return [dict(zip(keys, row)) for row in rows]
 
     def session(self, sid: str) -> list[dict]:

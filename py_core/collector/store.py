@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS envelopes (
     size INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS envelopes_sid ON envelopes (sid, ts, pid, seq);
+CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes (received);
 """
 
 
@@ -66,6 +67,10 @@ class Store(Protocol):
 
     def sessions(self, limit: int = 1000, offset: int = 0) -> list[dict]:
         """Session summaries ``{sid, first_ts, last_ts, envelopes, bytes, pages}``, newest first."""
+
+    def recent(self, since: int, limit: int = 200) -> list[dict]:
+        """Summaries of the sessions the collector received an envelope for at or after
+        ``since`` (server ms), plus ``last_received``; most recently received first."""
 
     def session(self, sid: str) -> list[dict]:
         """Envelope objects of one session plus ``received``, ordered by (ts, pid, seq); [] if unknown."""
@@ -165,6 +170,18 @@ class SQLiteStore:
                 (limit, offset),
             ).fetchall()
         keys = ("sid", "first_ts", "last_ts", "envelopes", "bytes", "pages")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def recent(self, since: int, limit: int = 200) -> list[dict]:
+        """Sessions received at or after ``since`` (server clock: a visitor's clock may be off)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT sid, MIN(ts), MAX(ts), COUNT(*), SUM(size), COUNT(DISTINCT pid), MAX(received)"
+                " FROM envelopes WHERE sid IN (SELECT DISTINCT sid FROM envelopes WHERE received >= ?)"
+                " GROUP BY sid ORDER BY MAX(received) DESC, sid LIMIT ?",
+                (since, limit),
+            ).fetchall()
+        keys = ("sid", "first_ts", "last_ts", "envelopes", "bytes", "pages", "last_received")
         return [dict(zip(keys, row)) for row in rows]
 
     def session(self, sid: str) -> list[dict]:

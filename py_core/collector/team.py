@@ -200,8 +200,8 @@ def routes(store, *, team_db: str | None = None, policy: alerts.Policy | str | N
         except ValueError:
             return _error(400, "bad_query", "window must be an integer number of seconds")
         since = int(time.time() * 1000) - max(1, min(window, 86_400)) * 1000
-        rows = await run_in_threadpool(store.sessions, 200, 0)
-        return JSONResponse({"sessions": [r for r in rows if r["last_ts"] >= since]}, headers=_NO_STORE)
+        rows = await run_in_threadpool(store.recent, since, 200)
+        return JSONResponse({"sessions": rows}, headers=_NO_STORE)
 
     async def live_stream(request: Request) -> Response:
         if not authorized(request):
