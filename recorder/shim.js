@@ -26,7 +26,7 @@ const MAX_BODY = 2000; // console messages and (opt-in) network bodies are cut t
 const STORM = 3000; // mutation records in one frame that make a storm (docs/adr/0301)
 const STORM_MS = 1000; // during a storm: no diffs, one full snapshot per second
 const BUFFER_MS = cfg.buffer * 1000; // buffer mode's checkpoint interval (NaN: off)
-const MO_OPTS = { childList: true, subtree: true, attributes: true, characterData: true };
+const MO_OPTS = { childList: true, subtree: true, attributes: true, attributeOldValue: true, characterData: true };
 
 /** @type {Array<[string, any[]]>} calls made before the shim loaded (a snippet's queue) */
 const early = Array.isArray(win.Sightline) ? win.Sightline : (win.Sightline && win.Sightline.q) || [];
@@ -320,6 +320,16 @@ function processMutations() {
     const n = r.target;
     const ty = r.type;
     if (ty === 'childList') {
+      const o = r.removedNodes[0];
+      const c = r.addedNodes[0];
+      // `el.textContent = s` swaps one text node for another: recorded as a text change of
+      // the old node, whose id the new one takes (no remove, no add: a third of the bytes).
+      if (r.removedNodes.length + r.addedNodes.length === 2 && o && c && o.nodeType === 3 && c.nodeType === 3
+        && id(o) != null && id(c) == null && !o.isConnected && (c.parentNode === n || !c.parentNode)) {
+        ids.set(c, id(o));
+        tx.set(id(o), c);
+        continue;
+      }
       for (const c of r.removedNodes) if (id(c) != null && id(n) != null) rm.push([id(n), id(c)]);
       for (const c of r.addedNodes) added.add(c);
     } else if (ty === 's') {
@@ -327,14 +337,24 @@ function processMutations() {
     } else if (id(n) == null) {
       continue;
     } else if (ty === 'attributes') {
-      const a = at.get(id(n)) || {};
-      const v = n.getAttribute(r.attributeName);
-      a[r.attributeName] = v == null ? null : attr(n, r.attributeName, v);
-      at.set(id(n), a);
+      const a = at.get(n) || {};
+      const k = r.attributeName;
+      if (!(k in a)) a[k] = [r.oldValue]; // the value before this frame: an unchanged one is left out
+      at.set(n, a);
     } else {
-      tx.set(id(n), masked(n) ? mask(n.data) : n.data);
+      tx.set(id(n), n);
     }
   }
+  const ch = [];
+  for (const [n, a] of at) {
+    for (const k in a) {
+      const v = n.getAttribute(k);
+      if (v === a[k][0]) delete a[k];
+      else a[k] = v == null ? null : attr(n, k, v);
+    }
+    if (!empty(a)) ch.push([id(n), a]);
+  }
+  for (const [i, n] of tx) tx.set(i, masked(n) ? mask(n.data) : n.data);
   // Top-most added nodes still in the document, grouped by parent, each group last first,
   // so that each one's next sibling is already known when the replayer inserts it. (One
   // walk over a parent's children: compareDocumentPosition in a sort cost far more.)
@@ -368,7 +388,7 @@ function processMutations() {
   const m = {};
   if (rm.length) m.rm = rm;
   if (ad.length) m.ad = ad;
-  if (at.size) m.at = [...at];
+  if (ch.length) m.at = ch;
   if (tx.size) m.tx = [...tx];
   if (!empty(m)) emit(E.MUTATION, m);
   adoptLater();

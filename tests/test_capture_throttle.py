@@ -98,6 +98,38 @@ def test_many_inserts_in_one_frame_keep_order(page: Page, viewer, site_url):
     assert frame.locator("#new6 b").inner_text() == "6"
 
 
+def test_text_swaps_and_net_attribute_changes_are_compact(page: Page, viewer, site_url):
+    """`el.textContent = s` is recorded as a text change of the node it replaces (no remove
+    and add), however often it happens in a frame and across frames; an attribute set back
+    to its value within a frame is left out. The replay still matches the page."""
+    open_recorded(page, site_url + "/tests/html/storm.html")
+    page.evaluate("() => { const g = document.getElementById('grid'); for (let k = 0; k < 33; k++) g.children[k].textContent = 'zero ' + k; }")
+    page.wait_for_function("Sightline.flush() && __sl.some(e => e.t === 2)")
+    before = len(of_type(taken(page), MUTATION))
+    assert "ad" in of_type(taken(page), MUTATION)[-1]  # text put into empty spans: added nodes
+    page.evaluate("""() => {
+      const g = document.getElementById('grid');
+      for (let k = 0; k < 20; k++) g.children[k].textContent = 'first ' + k;
+      for (let k = 0; k < 5; k++) g.children[k].textContent = 'second ' + k;  // twice in one frame
+      g.children[30].setAttribute('class', 'changed');
+      g.children[30].removeAttribute('class');                            // back: no net change
+      g.children[29].title = 'a';
+      g.children[29].title = 'b';                                         // twice: the last value
+      g.children[31].className = 'changed';
+      g.children[32].textContent = '';                                    // emptied: a removal
+    }""")
+    page.wait_for_function(f"Sightline.flush() && __sl.filter(e => e.t === 2).length > {before}")
+    page.evaluate("() => { const g = document.getElementById('grid'); for (let k = 0; k < 3; k++) g.children[k].textContent = 'third ' + k; }")
+    page.wait_for_function(f"Sightline.flush() && __sl.filter(e => e.t === 2).length > {before + 1}")
+    first, second = of_type(taken(page), MUTATION)[before:before + 2]
+    assert "ad" not in first and len(first["tx"]) == 20 and len(first["rm"]) == 1
+    assert sorted(list(a.items()) for _, a in first["at"]) == [[("class", "changed")], [("title", "b")]]
+    assert set(i for i, _ in second["tx"]) <= set(i for i, _ in first["tx"]) and "ad" not in second
+    live = page.evaluate("[...grid.children].slice(0, 40).map(s => s.className + ':' + s.textContent).join()")
+    frame = replay(viewer, site_url, taken(page))
+    assert frame.locator("#grid").evaluate("g => [...g.children].slice(0, 40).map(s => s.className + ':' + s.textContent).join()") == live
+
+
 def test_storm_degrades_to_snapshots(page: Page, viewer, site_url):
     """Under a mutation storm the recorder drops diffs and resynchronises with full snapshots."""
     open_recorded(page, site_url + "/tests/html/storm.html")
