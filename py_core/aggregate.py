@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from typing import Iterable
 from urllib.parse import urlsplit
 
-from .events import EventType as T, sort_events
+from .events import EventType as T, expand_ids, sort_events
 
 __all__ = [
     "WIDTH_BUCKETS",
@@ -77,6 +77,8 @@ class NodeIndex:
 
     def load(self, tree: dict, parent: int | None = None) -> None:
         """Add a serialized subtree (a snapshot's ``n`` or a mutation's added node)."""
+        if isinstance(tree, dict):
+            expand_ids(tree)
         stack = [(tree, parent)]
         while stack:
             node, up = stack.pop()

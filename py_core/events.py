@@ -1,4 +1,4 @@
-"""The event schema, version 1: the wire format between the recorder and everything after it.
+"""The event schema, version 2: the wire format between the recorder and everything after it.
 
 An event is a flat JSON object ``{"t": <EventType>, "ts": <ms since epoch>, ...fields}``.
 The numbers of :class:`EventType` are the wire format: members are only ever appended.
@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any, Iterable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: node ids that follow on are implied (expand_ids); every version-1 stream is valid
 
 
 class EventType(IntEnum):
@@ -74,3 +74,25 @@ def walk(node: dict) -> Iterable[dict]:
         yield n
         stack.extend(x for x in (n.get("f"), n.get("sr")) if isinstance(x, dict))
         stack.extend(reversed(n.get("c") or ()))
+
+
+def expand_ids(node: dict) -> dict:
+    """Fill in the node ids a serialized tree leaves out, in place; returns ``node``.
+
+    The recorder writes a node's ``"i"`` only when it is not the id of the node before it
+    in :func:`walk` order plus one (fresh nodes get consecutive ids in that order, so most
+    of a snapshot carries none). A tree that already has every id is left as it is."""
+    last, stack = None, [node]
+    while stack:  # walk()'s order, tolerant of malformed trees (decrypted data is untrusted)
+        n = stack.pop()
+        if not isinstance(n, dict):
+            continue
+        i = n.get("i")
+        if i is None and last is not None:
+            n["i"] = i = last + 1
+        last = i if isinstance(i, int) and not isinstance(i, bool) else None
+        stack.extend(x for x in (n.get("f"), n.get("sr")) if isinstance(x, dict))
+        if isinstance(n.get("c"), list):
+            stack.extend(reversed(n["c"]))
+    return node
+

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .events import EventType as T, sort_events
+from .events import EventType as T, expand_ids, sort_events
 
 FIELD_TAGS = frozenset({"input", "textarea", "select", "option", "label"})
 
@@ -101,6 +101,8 @@ class _Nodes:
         self.info: dict[int, dict] = {}
 
     def add(self, tree: dict) -> None:
+        if isinstance(tree, dict):
+            expand_ids(tree)
         raw, stack = self.raw, [tree]
         while stack:
             n = stack.pop()

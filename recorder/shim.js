@@ -168,18 +168,27 @@ function empty(o) {
 
 const rules = (sh) => Array.from(sh.cssRules, (r) => r.cssText).join('\n');
 
+const SERIAL = { 1: 1, 3: 1, 8: 1, 9: 1, 10: 1, 11: 1 }; // node types recorded
+let last = NaN; // id of the node ser() wrote just before, in this tree
+
 /** Serialize a node and its subtree (shadow roots and same-origin iframes included). */
 function ser(n, masked) {
   let i = ids.get(n);
   if (i == null) ids.set(n, (i = nextId++));
   const t = n.nodeType;
+  if (!SERIAL[t]) return null;
+  // An id that follows the previous node's in this order is left out (docs/events.md).
+  const o = i === last + 1 ? { t } : { i, t };
+  last = i;
   if (t === 3) {
     const x = n.data.length > MAX_TEXT ? n.data.slice(0, MAX_TEXT) : n.data;
-    return { i, t, x: masked ? mask(x) : x };
+    o.x = masked ? mask(x) : x;
+    return o;
   }
   if (t === 1) {
     const tag = n.localName;
-    const o = { i, t, n: tag, a: {} };
+    o.n = tag;
+    o.a = {};
     if (n.namespaceURI !== 'http://www.w3.org/1999/xhtml') o.s = 1; // SVG / MathML
     if (n.matches(BLOCK_SELECTOR)) {
       const r = n.getBoundingClientRect();
@@ -214,11 +223,16 @@ function ser(n, masked) {
   if (t === 9 || t === 11) {
     watch(n);
     if (n.adoptedStyleSheets && n.adoptedStyleSheets.length) later.push(n);
-    return { i, t, c: kids(n, masked) };
+    o.c = kids(n, masked);
   }
-  if (t === 10) return { i, t, n: n.name };
-  if (t === 8) return { i, t };
-  return null;
+  if (t === 10) o.n = n.name;
+  return o;
+}
+
+/** Serialize a tree whose root always carries its id. */
+function tree(n, masked) {
+  last = NaN;
+  return ser(n, masked);
 }
 
 function kids(n, masked) {
@@ -257,7 +271,7 @@ function inputValue(el, value) {
 function snapshot(k) {
   if (k !== 'storm') emit(E.META, { u: location.href, r: doc.referrer, ti: doc.title, w: innerWidth, h: innerHeight });
   sent = new WeakSet();
-  emit(E.SNAPSHOT, { n: ser(doc), sx: scrollX, sy: scrollY, k });
+  emit(E.SNAPSHOT, { n: tree(doc), sx: scrollX, sy: scrollY, k });
   adoptLater();
 }
 
@@ -379,7 +393,7 @@ function processMutations() {
   for (const n of tops) {
     const p = par(n);
     if (p.nodeType === 1 && matches(p, IGNORE_SELECTOR + ',' + BLOCK_SELECTOR) && n.nodeType !== 1) continue;
-    const s = ser(n, masked(n));
+    const s = tree(n, masked(n));
     let next = n.nextSibling;
     while (next && id(next) == null) next = next.nextSibling;
     if (s) ad.push([id(p), next ? id(next) : null, s]);
@@ -519,7 +533,7 @@ function observe() {
     if (f.localName !== 'iframe' || id(f) == null) return;
     try {
       const d = f.contentDocument;
-      if (d) emit(E.MUTATION, { ad: [[id(f), null, ser(d)]] });
+      if (d) emit(E.MUTATION, { ad: [[id(f), null, tree(d)]] });
     } catch (err) { /* cross-origin */ }
     adoptLater();
   });

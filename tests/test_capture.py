@@ -3,11 +3,14 @@ the built shim, replays the events in the viewer's replayer and checks what it s
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from py_core.events import expand_ids, walk
 from recording import of_type, open_recorded, replay, taken
 
 pytestmark = pytest.mark.browser
@@ -230,3 +233,32 @@ def _walk(node):
         yield n
         stack.extend(n.get("c") or ())
         stack.extend(x for x in (n.get("sr"), n.get("f")) if x)
+
+
+def test_snapshot_ids_are_implied_and_expand_alike(page: Page, viewer, site_url):
+    """A snapshot carries few node ids (consecutive ones are implied, docs/events.md); the
+    viewer's replayer and py_core fill them in identically, into shadow roots and iframe
+    documents, and the filled-in ids are the ones the recorder's other events use."""
+    open_recorded(page, site_url + "/tests/html/frames.html")
+    expect(page.frame_locator("#child").locator("#hello")).to_have_text("Hello from the iframe")
+    page.evaluate("document.getElementById('inner').scrollTop = 200")
+    page.wait_for_function("Sightline.flush() && __sl.some(e => e.t === 5 && e.i)")
+    events = taken(page)
+    inner = next(e["i"] for e in of_type(events, SCROLL) if e["i"])
+    frames = [of_type(events, SNAPSHOT)[0]["n"]] + [a[2] for e in of_type(events, MUTATION) for a in e.get("ad", [])]
+    open_recorded(page, site_url + "/tests/html/shadow.html")
+    shadow = [of_type(taken(page), SNAPSHOT)[0]["n"]]
+    viewer.goto(site_url + "/tests/html/replay.html")
+    for trees, key in ((frames, 9), (shadow, 11)):
+        nodes = [x for t in trees for x in walk(t)]
+        assert any(x.get("t") == key for x in nodes)  # an iframe document / a shadow root inside
+        assert all("i" in t for t in trees) and sum("i" in x for x in nodes) < len(nodes) / 10
+        mine = [expand_ids(copy.deepcopy(t)) for t in trees]
+        theirs = viewer.evaluate("async (j) => { const m = await import('/viewer/replayer.js');"
+                                 " return JSON.parse(j).map(m.expandIds); }", json.dumps(trees))
+        assert theirs == mine
+        ids = [x["i"] for t in mine for x in walk(t)]
+        assert len(ids) == len(set(ids)) == len(nodes)
+        assert [expand_ids(copy.deepcopy(t)) for t in mine] == mine  # idempotent: full trees stay
+    by_id = {x["i"]: x for t in frames for x in walk(expand_ids(t))}
+    assert by_id[inner].get("a", {}).get("id") == "inner"  # the scroll event's id is that element's

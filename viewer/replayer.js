@@ -408,8 +408,29 @@ function expand(events) {
   for (const ev of events) {
     if (ev.t === E.MOUSE) for (const [x, y, dt] of ev.p || []) out.push({ t: POINT, ts: ev.ts + dt, x, y });
     else out.push(ev);
+    if (ev.t === E.SNAPSHOT && ev.n) expandIds(ev.n);
+    if (ev.t === E.MUTATION) for (const a of ev.ad || []) if (Array.isArray(a)) expandIds(a[2]);
   }
   return out.sort((a, b) => a.ts - b.ts);
+}
+
+/**
+ * Fill in the node ids a serialized tree leaves out (docs/events.md): a node without `i`
+ * has the id of the node before it plus one, in the order the recorder serialized them
+ * (node, children, shadow root, iframe document). py_core.events.expand_ids is the same.
+ */
+export function expandIds(tree) {
+  let last = null;
+  const stack = [tree];
+  while (stack.length) {
+    const n = stack.pop();
+    if (!n || typeof n !== 'object' || Array.isArray(n)) continue;
+    if (n.i == null && last != null) n.i = last + 1;
+    last = Number.isInteger(n.i) ? n.i : null;
+    for (const x of [n.f, n.sr]) if (x && typeof x === 'object') stack.push(x);
+    if (Array.isArray(n.c)) for (let k = n.c.length - 1; k >= 0; k--) stack.push(n.c[k]);
+  }
+  return tree;
 }
 
 function lastBefore(events, type, k) {
