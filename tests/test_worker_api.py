@@ -2,7 +2,7 @@
 
 import json
 
-from py_core.events import EventType as T
+from py_core.events import SCHEMA_VERSION, EventType as T
 from py_core.worker_api import process_batch
 
 
@@ -45,6 +45,6 @@ def test_payload_carries_batch_identity_and_insights():
     """The sealed payload names its batch and carries that batch's insights."""
     clicks = [{"t": T.CLICK, "ts": 100 + 100 * k, "i": 4, "x": 10, "y": 10} for k in range(4)]
     out = json.loads(process_batch(batch([{"t": T.META, "ts": 0, "u": "https://a.test/"}] + clicks)))
-    assert (out["sid"], out["pid"], out["seq"], out["schema"]) == ("s" * 16, "p" * 16, 3, 1)
+    assert (out["sid"], out["pid"], out["seq"], out["schema"]) == ("s" * 16, "p" * 16, 3, 2) and SCHEMA_VERSION == 2
     assert out["insights"]["clicks"] == 4
     assert out["insights"]["rage_clicks"][0]["count"] == 4
