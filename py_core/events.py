@@ -67,13 +67,18 @@ def sort_events(events: Iterable[dict]) -> list[dict]:
 
 
 def walk(node: dict) -> Iterable[dict]:
-    """Every serialized node of a tree, depth first, into shadow roots ("sr") and iframes ("f")."""
+    """Every serialized node of a tree, depth first: a node, its children, then its shadow
+    root ("sr"), then its iframe document ("f"). Malformed parts (decrypted data is
+    untrusted) are skipped, not raised on."""
     stack = [node]
     while stack:
         n = stack.pop()
+        if not isinstance(n, dict):
+            continue
         yield n
         stack.extend(x for x in (n.get("f"), n.get("sr")) if isinstance(x, dict))
-        stack.extend(reversed(n.get("c") or ()))
+        if isinstance(n.get("c"), list):
+            stack.extend(reversed(n["c"]))
 
 
 def expand_ids(node: dict) -> dict:
@@ -82,17 +87,10 @@ def expand_ids(node: dict) -> dict:
     The recorder writes a node's ``"i"`` only when it is not the id of the node before it
     in :func:`walk` order plus one (fresh nodes get consecutive ids in that order, so most
     of a snapshot carries none). A tree that already has every id is left as it is."""
-    last, stack = None, [node]
-    while stack:  # walk()'s order, tolerant of malformed trees (decrypted data is untrusted)
-        n = stack.pop()
-        if not isinstance(n, dict):
-            continue
+    last = None
+    for n in walk(node):
         i = n.get("i")
         if i is None and last is not None:
             n["i"] = i = last + 1
         last = i if isinstance(i, int) and not isinstance(i, bool) else None
-        stack.extend(x for x in (n.get("f"), n.get("sr")) if isinstance(x, dict))
-        if isinstance(n.get("c"), list):
-            stack.extend(reversed(n["c"]))
     return node
-
