@@ -12,8 +12,9 @@
 - ``frustration``: ``{"score": P(frustrated), "moments": frustration signals}``, 0-1 for alerts;
 - ``summary``: 60 words or fewer, deterministic, naming pages, goal, errors and moments.
 
-Pure Python plus numpy over the event schema (py_core.events), so CPython and Pyodide
-give identical results (tests/test_insights_pyodide.py checks it in Chromium).
+Pure Python (standard library only, no numpy: docs/adr/0506-pure-python-scorers-on-device.md)
+over the event schema (py_core.events), so CPython and Pyodide give identical results
+(tests/test_insights_pyodide.py checks it in Chromium).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
     .venv/bin/python -m py_core.training          # reads tests/events/corpus, writes py_core/models/
 
 CPython (and the analyst's viewer) only: the visitor's worker never imports this module
-(it needs scikit-learn); it scores the exported arrays with numpy (py_core.anomaly,
-py_core.sentiment). The corpus is recorded by tools/record_corpus.py: real sessions of
+(it needs scikit-learn and numpy); it scores the exported arrays with the standard library
+(py_core.anomaly, py_core.sentiment), and the analyst side may use the numpy scorers
+(py_core.numpy_scorers); all three agree with scikit-learn (tests/test_scorers_pure.py). The corpus is recorded by tools/record_corpus.py: real sessions of
 scripted personas in Chromium. Sessions whose number is a multiple of 4 are held out:
 training never sees them, and the metrics written into sentiment.json are measured there.
 """
@@ -102,7 +103,8 @@ def fit_forest(X: np.ndarray, seed: int = SEED, contamination: float = CONTAMINA
 
 def retrain_anomaly(sessions: list[list[dict]], seed: int = SEED) -> dict:
     """An anomaly model fitted on a site's own sessions (each a list of decrypted events),
-    exported like the committed one: ``IsolationForestScorer(retrain_anomaly(s))``."""
+    exported like the committed one: ``anomaly.ForestScorer(retrain_anomaly(s))`` (or the
+    numpy ``IsolationForestScorer``)."""
     if len(sessions) < 8:
         raise ValueError(f"retraining needs at least 8 sessions, got {len(sessions)}")
     X = np.asarray([features_of(s) for s in sessions])

@@ -1,4 +1,5 @@
-"""The exported models: numpy scorers equal scikit-learn, the held-out split is honest."""
+"""The exported models: the stdlib and numpy scorers equal scikit-learn, the held-out split is
+honest. (tests/test_scorers_pure.py compares the stdlib scorers with the numpy ones further.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 import sklearn
 
-from py_core import anomaly, models, sentiment, training
+from py_core import anomaly, models, numpy_scorers, sentiment, training
 from py_core.features import NAMES
 
 
@@ -26,15 +27,16 @@ def _probe(X: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("seed,max_samples", [(0, "auto"), (1, 16), (2, 0.5)])
 def test_forest_scorer_equals_score_samples(corpus, seed, max_samples):
-    """The numpy scorer gives scikit-learn's score_samples bit for bit."""
+    """The numpy and the stdlib scorers give scikit-learn's score_samples bit for bit."""
     from sklearn.ensemble import IsolationForest
 
     X = np.asarray([r["x"] for r in corpus[0]])
     forest = IsolationForest(n_estimators=60, max_samples=max_samples, random_state=seed).fit(X)
-    scorer = anomaly.IsolationForestScorer(json.loads(json.dumps(training.export_forest(forest, X))))
+    exported = json.loads(json.dumps(training.export_forest(forest, X)))
     Z = _probe(np.asarray([r["x"] for r in corpus[0] + corpus[1]]))
-    assert np.array_equal(scorer.score_samples(Z), forest.score_samples(Z))
-    assert scorer.offset == forest.offset_
+    for scorer in (numpy_scorers.IsolationForestScorer(exported), anomaly.ForestScorer(exported)):
+        assert np.array_equal(np.asarray(scorer.score_samples(Z)), forest.score_samples(Z))
+        assert scorer.offset == forest.offset_
 
 
 def test_committed_forest_is_reproducible(corpus):
@@ -48,20 +50,25 @@ def test_committed_forest_is_reproducible(corpus):
     forest = training.fit_forest(X, committed["training"]["seed"], committed["training"]["contamination"])
     assert forest.offset_ == anomaly.scorer().offset
     Z = _probe(np.asarray([r["x"] for r in corpus[0] + corpus[1]]))
-    assert np.array_equal(anomaly.scorer().score_samples(Z), forest.score_samples(Z))
+    assert np.array_equal(np.asarray(anomaly.scorer().score_samples(Z)), forest.score_samples(Z))
 
 
 def test_sentiment_scorer_equals_predict_proba(corpus):
-    """The numpy classifier gives scikit-learn's predict_proba, and its contributions add up."""
+    """The numpy and the stdlib classifiers give scikit-learn's predict_proba, and their
+    contributions add up to its decision function."""
     X = np.asarray([r["x"] for r in corpus[0]])
     pipe = training.fit_sentiment(X, [r["label"] for r in corpus[0]])
-    m = sentiment.SentimentModel(json.loads(json.dumps(training.export_sentiment(pipe))))
+    exported = json.loads(json.dumps(training.export_sentiment(pipe)))
+    m = numpy_scorers.SentimentModel(exported)
+    pure = sentiment.SentimentScorer(exported)
     Z = _probe(np.asarray([r["x"] for r in corpus[0] + corpus[1]]))
     assert np.allclose(m.predict_proba(Z), pipe.predict_proba(Z), rtol=0, atol=1e-12)
-    assert m.classes == list(pipe.classes_)
+    assert np.allclose(np.asarray(pure.predict_proba(Z)), pipe.predict_proba(Z), rtol=0, atol=1e-12)
+    assert m.classes == pure.classes == list(pipe.classes_)
     x = corpus[1][0]["x"]
     logits = m.standardise([x])[0] * m.coef  # per class, per feature
     assert np.allclose(logits.sum(axis=1) + m.intercept, pipe.decision_function([x])[0])
+    assert np.allclose(pure.logits(x), pipe.decision_function([x])[0], rtol=0, atol=1e-12)
 
 
 def test_held_out_split_is_never_trained_on(corpus):
@@ -72,7 +79,7 @@ def test_held_out_split_is_never_trained_on(corpus):
     assert test_names == [r["name"] for r in corpus[1]] and train_names == [r["name"] for r in corpus[0]]
     assert {r["label"] for r in corpus[1]} == set(committed["classes"])
     Xt = np.asarray([r["x"] for r in corpus[1]])
-    pred = np.asarray(committed["classes"])[sentiment.model().predict_proba(Xt).argmax(axis=1)]
+    pred = np.asarray(committed["classes"])[np.asarray(sentiment.model().predict_proba(Xt)).argmax(axis=1)]
     truth = [r["label"] for r in corpus[1]]
     accuracy = float(np.mean(pred == np.asarray(truth)))
     stored = committed["held_out_metrics"]
@@ -87,7 +94,7 @@ def test_anomaly_held_out_figures_are_real(corpus):
 
     committed = models.load("anomaly")
     assert not set(committed["training"]["train"]) & {r["name"] for r in corpus[1]}
-    scores = anomaly.scorer().score_samples(np.asarray([r["x"] for r in corpus[1]]))
+    scores = np.asarray(anomaly.scorer().score_samples(np.asarray([r["x"] for r in corpus[1]])))
     abnormal = [r["label"] not in committed["training"]["normal"] for r in corpus[1]]
     stored = committed["held_out_metrics"]
     assert round(float(roc_auc_score(abnormal, -scores)), 4) == stored["roc_auc"] and stored["roc_auc"] > 0.8
@@ -113,8 +120,11 @@ def test_retrain_on_a_sites_own_sessions(corpus):
 
     events = [json.loads(gzip.decompress(p.read_bytes()))["events"] for p in sorted(training.CORPUS.glob("*.json.gz"))[:12]]
     model = training.retrain_anomaly(events)
+    x = training.features_of(events[0])
+    assert anomaly.IsolationForestScorer is numpy_scorers.IsolationForestScorer  # the name the viewer imports
     scorer = anomaly.IsolationForestScorer(model)
-    assert scorer.score_samples(np.asarray([training.features_of(events[0])])).shape == (1,)
+    assert scorer.score_samples(np.asarray([x])).shape == (1,)
+    assert anomaly.assess(x, scorer) == anomaly.assess(x, anomaly.ForestScorer(model))
     with pytest.raises(ValueError, match="at least 8 sessions"):
         training.retrain_anomaly(events[:3])
 
@@ -122,7 +132,9 @@ def test_retrain_on_a_sites_own_sessions(corpus):
 def test_models_refuse_other_features():
     """A model exported for another feature list is refused with a clear message."""
     bad = {**models.load("sentiment"), "features": ["x"]}
-    with pytest.raises(ValueError, match="other features"):
-        sentiment.SentimentModel(bad)
-    with pytest.raises(ValueError, match="other features"):
-        anomaly.IsolationForestScorer({**models.load("anomaly"), "features": ["x"]})
+    for cls in (sentiment.SentimentModel, sentiment.SentimentScorer):
+        with pytest.raises(ValueError, match="other features"):
+            cls(bad)
+    for cls in (anomaly.IsolationForestScorer, anomaly.ForestScorer):
+        with pytest.raises(ValueError, match="other features"):
+            cls({**models.load("anomaly"), "features": ["x"]})
