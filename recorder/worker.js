@@ -28,6 +28,7 @@ let backoff = 0;
 let retryTimer = 0;
 let stopped = false;
 let offline = false; // an upload failed in this pass: do not try again until the next one
+let hiding = false; // the page is going (pagehide): uploads from now on are keepalive requests
 const stats = { bootMs: null, sent: 0, duplicates: 0, rejected: 0, lastError: null };
 
 // ------------------------------------------------------------------ messages
@@ -50,6 +51,7 @@ async function handle({ data, ports }) {
       kick();
     } else if (data.op === 'pagehide') {
       // The page is going: try now whatever the backoff said (keepalive requests outlive it).
+      hiding = true;
       clearTimeout(retryTimer);
       backoff = 0;
       kick();
@@ -158,15 +160,17 @@ let alertState = '{}';
 async function checkAlerts(payload, endpoint) {
   if (alertPolicy === undefined) {
     const res = await fetch(new URL('v1/alerts/policy', endpoint));
-    alertPolicy = res.ok ? await res.text() : null;
+    const text = await res.text();
+    alertPolicy = res.ok ? text : null;
   }
   if (!alertPolicy || !alertsApi) return;
   const out = JSON.parse(alertsApi.device_check(alertState, payload, alertPolicy));
   alertState = JSON.stringify(out.state);
   for (const alert of out.alerts) {
-    await fetch(new URL('v1/alerts', endpoint), {
-      method: 'POST', body: JSON.stringify(alert), headers: { 'content-type': 'application/json' }, keepalive: true,
+    const res = await fetch(new URL('v1/alerts', endpoint), {
+      method: 'POST', body: JSON.stringify(alert), headers: { 'content-type': 'application/json' }, keepalive: hiding,
     });
+    await res.text(); // read, so that a keepalive request is not left charged
   }
 }
 
@@ -200,8 +204,12 @@ async function upload() {
         body,
         // text/plain: a "simple" request, no CORS preflight round trip (docs/envelope.md)
         headers: { 'content-type': 'text/plain;charset=UTF-8' },
-        keepalive: body.length < KEEPALIVE_MAX,
+        // keepalive only while the page goes: those requests share a 64 KiB budget per renderer
+        keepalive: hiding && body.length < KEEPALIVE_MAX,
       });
+      // Every answer is read: an unread response keeps its request charged against that
+      // budget, and after 64 KiB of them every keepalive request fails before leaving.
+      res.detail = await res.text();
     } catch (err) {
       offline = true;
       offer(n, endpoint, body);
@@ -221,7 +229,7 @@ async function upload() {
     } else {
       // The collector refused this envelope for good (4xx): retrying cannot help.
       stats.rejected++;
-      stats.lastError = `HTTP ${res.status}: ${await res.text()}`;
+      stats.lastError = `HTTP ${res.status}: ${res.detail}`;
     }
     await queue.done(n);
     if (offered.delete(n)) self.postMessage({ op: 'sent', n });

@@ -172,7 +172,7 @@ def test_offline_then_online_delivers_everything_once(context, recorder, ingest,
     assert st["raw"] + st["outbox"] >= 12, st
     assert envelopes(ingest, sid) == []
     context.set_offline(False)
-    wait_for(lambda: status(page)["raw"] + status(page)["outbox"] == 0)
+    assert wait_for(lambda: status(page)["raw"] + status(page)["outbox"] == 0)
     envs = envelopes(ingest, sid)
     per_page = assert_exactly_once_in_order(envs)
     [seqs] = per_page.values()
@@ -186,7 +186,7 @@ def test_collector_down_reload_and_restart(context, recorder, ingest, demo_key):
     page = recorder(ingest.url, "one")
     sid = page.evaluate("Sightline.session.sid")
     track(page, "r", 0, 3)
-    wait_for(lambda: len(envelopes(ingest, sid)) >= 3)
+    assert wait_for(lambda: len(envelopes(ingest, sid)) >= 3)
     kill(ingest)
     track(page, "r", 3, 5)
     page.reload()
@@ -197,7 +197,7 @@ def test_collector_down_reload_and_restart(context, recorder, ingest, demo_key):
     st = track(page, "r", 13, 2)
     assert st["raw"] + st["outbox"] > 0, st
     restart(ingest)
-    wait_for(lambda: (lambda s: s["raw"] + s["outbox"] == 0)(status(page)))
+    assert wait_for(lambda: (lambda s: s["raw"] + s["outbox"] == 0)(status(page)))
     envs = envelopes(ingest, sid)
     per_page = assert_exactly_once_in_order(envs)
     assert len(per_page) == 3
@@ -222,7 +222,7 @@ def test_crashed_renderer_loses_nothing_it_stored(browser, context, recorder, in
     restart(ingest)
     after = recorder(ingest.url, "after-crash")
     after_sid = after.evaluate("Sightline.session.sid")
-    wait_for(lambda: (lambda s: s["raw"] + s["outbox"] == 0)(status(after)))
+    assert wait_for(lambda: (lambda s: s["raw"] + s["outbox"] == 0)(status(after)))
     envs = envelopes(ingest, sid)
     per_page = assert_exactly_once_in_order(envs)
     seqs = per_page[pid]
@@ -249,7 +249,7 @@ def test_several_tabs_write_at_once(context, recorder, ingest, demo_key):
     for p in pages:
         p.evaluate("window.__done")
     for k, (p, sid) in enumerate(zip(pages, sids)):
-        wait_for(lambda: (lambda s: s["raw"] + s["outbox"] == 0)(status(p)))
+        assert wait_for(lambda: (lambda s: s["raw"] + s["outbox"] == 0)(status(p)))
         envs = envelopes(ingest, sid)
         per_page = assert_exactly_once_in_order(envs)
         [seqs] = per_page.values()
@@ -291,6 +291,29 @@ def test_pending_batches_are_sealed_at_rest(context, recorder, ingest):
     assert found["raw"] >= 1
 
 
+def test_a_long_page_never_stalls_on_the_keepalive_budget(recorder, ingest, demo_key):
+    """Well over 64 KiB of envelopes from one page all upload at once: no request is left
+    charged against Chromium's keepalive budget (an unread keepalive response stalled the
+    queue after about 16 envelopes of 4 KB until garbage collection freed it)."""
+    page = recorder(ingest.url, "long")
+    sid = page.evaluate("Sightline.session.sid")
+    status(page)
+    st = page.evaluate("""async () => {
+        const W = 'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima'.split(' ');
+        let st;
+        for (let i = 0; i < 30; i++) {
+            const words = Array.from({ length: 4000 }, () => W[Math.floor(Math.random() * W.length)]).join(' ');
+            Sightline.track('q', { tab: 'long', i, words });
+            st = await Sightline.flush();
+            if (st.outbox) return { ...st, stalledAt: i };
+        }
+        return st;
+    }""")
+    assert st["outbox"] == 0 and st["raw"] == 0 and "stalledAt" not in st, st
+    got = tracked([p for _, p in opened(envelopes(ingest, sid), demo_key)], "long")
+    assert got == list(range(30))
+
+
 def test_full_store_evicts_oldest_and_counts_it(context, recorder, ingest, site_url, demo_key):
     """Under a tiny quota the oldest pending batches are evicted, counted, and the count is delivered."""
     # The quota is read when the database opens: set it before the recorder's page loads.
@@ -316,7 +339,7 @@ def test_full_store_evicts_oldest_and_counts_it(context, recorder, ingest, site_
     assert st["evicted"] > 0, st
     restart(ingest)
     cdp.send("Storage.overrideQuotaForOrigin", {"origin": site_url})  # back to the default
-    wait_for(lambda: (lambda s: s["raw"] + s["outbox"] == 0)(status(page)))
+    assert wait_for(lambda: (lambda s: s["raw"] + s["outbox"] == 0)(status(page))), status(page)
     assert errors == []
     pairs = sorted(opened(envelopes(ingest, sid), demo_key), key=lambda ep: ep[0]["seq"])
     assert_exactly_once_in_order([e for e, _ in pairs])
@@ -356,7 +379,7 @@ def test_pagehide_sends_what_it_can_and_keeps_the_rest(context, recorder, ingest
     assert sealed  # delivered without any page of the site open
     buffered = tracked([p for _, p in opened(envelopes(ingest, sid), demo_key)], "h")
     recorder(ingest.url, "back", page=page)  # the same tab comes back: carried or stored batches go
-    wait_for(lambda: (lambda s: s["raw"] + s["outbox"] == 0)(status(page)))
+    assert wait_for(lambda: (lambda s: s["raw"] + s["outbox"] == 0)(status(page)))
     envs = envelopes(ingest, sid)
     per_page = assert_exactly_once_in_order(envs)
     assert per_page[pid] == list(range(len(per_page[pid])))
