@@ -5,7 +5,11 @@
 //   outbox  HPKE-sealed envelope bodies waiting for the collector, in sealing order
 //   sent    [pid, seq] of every batch already moved to the outbox (a carried-over second
 //           copy of it is dropped instead of sealed twice); pruned after a day
-//   meta    'atRestKey' -> CryptoKey;  'dropped:<sid>' -> {batches, events} evicted
+//   meta    'atRestKey' -> CryptoKey;  'dropped:<sid>' -> {batches, events} evicted;
+//           'alerts:<sid>' -> names of the alert rules already fired for that session
+//   log     [sid, pid, seq] -> the masked events of a batch already sealed, sealed at rest:
+//           the session so far, which the device's Python analyses as a whole (device
+//           mode); pruned after LOG_TTL_MS, evicted first when the store is full
 //
 // Writes never throw into the caller on a full store: the oldest pending batch (raw or
 // outbox, whichever is older) is evicted and counted under its session, and the count
@@ -15,8 +19,9 @@
 import { openDB } from 'idb';
 
 export const DB_NAME = 'sightline';
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 const SENT_TTL_MS = 24 * 3600 * 1000; // how long a batch's identity is remembered after sealing
+const LOG_TTL_MS = 6 * 3600 * 1000; // a session lapses after 30 idle minutes; its log goes after this
 const MAX_EVICTIONS = 10_000; // a bound on one write's eviction loop (each evicts one batch)
 
 const te = new TextEncoder();
@@ -35,8 +40,11 @@ export function db() {
       }
       // v1 kept raw batches in clear; they stay readable (openRaw) and leave the device
       // sealed as usual. New records are sealed at rest.
-      d.createObjectStore('sent', { keyPath: ['pid', 'seq'] }).createIndex('at', 'at');
-      d.createObjectStore('meta');
+      if (oldVersion < 2) {
+        d.createObjectStore('sent', { keyPath: ['pid', 'seq'] }).createIndex('at', 'at');
+        d.createObjectStore('meta');
+      }
+      if (oldVersion < 3) d.createObjectStore('log', { keyPath: ['sid', 'pid', 'seq'] }).createIndex('at', 'at');
     },
     blocking() {
       // A newer version elsewhere (another tab after a deploy): let it upgrade.
@@ -73,25 +81,30 @@ export function atRestKey() {
   }));
 }
 
-/** The AAD binds a sealed record to its identity, so records cannot be swapped. */
-const aadOf = (pid, seq) => te.encode(`sightline-raw|${pid}|${seq}`);
+/** The AAD binds a sealed record to its store and identity, so records cannot be swapped. */
+const aadOf = (pid, seq, store = 'raw') => te.encode(`sightline-${store}|${pid}|${seq}`);
 
-async function sealRaw(batch) {
+async function sealEvents(events, pid, seq, store) {
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const data = await crypto.subtle.encrypt(
-    { name: 'AES-GCM', iv, additionalData: aadOf(batch.pid, batch.seq) },
-    await atRestKey(),
-    te.encode(JSON.stringify(batch.events)),
-  );
+    { name: 'AES-GCM', iv, additionalData: aadOf(pid, seq, store) }, await atRestKey(), te.encode(JSON.stringify(events)));
+  return { iv, data };
+}
+
+async function openEvents(rec, store) {
+  const plain = await crypto.subtle.decrypt(
+    { name: 'AES-GCM', iv: rec.iv, additionalData: aadOf(rec.pid, rec.seq, store) }, await atRestKey(), rec.data);
+  return JSON.parse(td.decode(plain));
+}
+
+async function sealRaw(batch) {
   return { sid: batch.sid, pid: batch.pid, seq: batch.seq, n: batch.events.length, at: Date.now(),
-    endpoint: batch.endpoint, key: batch.key, iv, data };
+    endpoint: batch.endpoint, key: batch.key, ...(await sealEvents(batch.events, batch.pid, batch.seq, 'raw')) };
 }
 
 async function openRaw(rec) {
   if (!rec.iv) return rec.events; // a v1 record, stored before at-rest sealing
-  const plain = await crypto.subtle.decrypt(
-    { name: 'AES-GCM', iv: rec.iv, additionalData: aadOf(rec.pid, rec.seq) }, await atRestKey(), rec.data);
-  return JSON.parse(td.decode(plain));
+  return openEvents(rec, 'raw');
 }
 
 // ------------------------------------------------------------------ quota
@@ -127,9 +140,16 @@ async function oldest(d, keep) {
   return null;
 }
 
-/** Evict the oldest pending batch and count it under its session. */
+/** Evict the oldest pending batch and count it under its session. The analysis log goes
+ * first: it holds copies of batches already sealed, so nothing undelivered is lost with it. */
 async function evictOldest(keep) {
   const d = await db();
+  const logged = await d.getKeyFromIndex('log', 'at', IDBKeyRange.lowerBound(0));
+  if (logged) {
+    await d.delete('log', logged);
+    stats.unlogged += 1;
+    return true;
+  }
   const victim = await oldest(d, keep);
   if (!victim) return false;
   try {
@@ -158,7 +178,7 @@ async function countDropped(meta, sid, batches, events) {
 }
 
 /** What this queue evicted so far (this worker's share). */
-export const stats = { evicted: 0, lost: 0 };
+export const stats = { evicted: 0, lost: 0, unlogged: 0 };
 
 // ------------------------------------------------------------------ raw batches
 /**
@@ -184,43 +204,67 @@ export async function addRaw(batch) {
  * A record that cannot be opened (its at-rest key is gone) is discarded and counted.
  */
 export async function nextRaw() {
+  return (await allRaw(1))[0] || null;
+}
+
+/** Up to `limit` raw batches in [pid, seq] order, opened (as nextRaw). */
+export async function allRaw(limit = Infinity) {
   const d = await db();
-  for (;;) {
-    const rec = (await d.getAll('raw', null, 1))[0];
-    if (!rec) return null;
-    let events;
-    try {
-      events = await openRaw(rec);
-    } catch (err) {
-      const tx = d.transaction(['raw', 'meta'], 'readwrite');
-      await Promise.all([
-        tx.objectStore('raw').delete([rec.pid, rec.seq]),
-        countDropped(tx.objectStore('meta'), rec.sid, 1, rec.n || 0),
-        tx.done,
-      ]);
-      stats.lost += 1;
-      continue;
-    }
-    const dropped = await d.get('meta', `dropped:${rec.sid}`);
-    const out = { sid: rec.sid, pid: rec.pid, seq: rec.seq, endpoint: rec.endpoint, key: rec.key, events };
-    if (dropped && dropped.batches) out.dropped = dropped;
-    return out;
+  const found = [];
+  let after = null;
+  while (found.length < limit) {
+    const range = after ? IDBKeyRange.lowerBound(after, true) : null;
+    const rec = (await d.getAll('raw', range, 1))[0];
+    if (!rec) break;
+    after = [rec.pid, rec.seq];
+    const one = await openRec(d, rec);
+    if (!one) continue;
+    // A session's dropped count travels once, in its first batch sealed from here on.
+    if (one.dropped && found.some((b) => b.sid === one.sid)) delete one.dropped;
+    found.push(one);
   }
+  return found;
+}
+
+/** Open one raw record; one that cannot be opened (its at-rest key is gone) is discarded and counted. */
+async function openRec(d, rec) {
+  let events;
+  try {
+    events = await openRaw(rec);
+  } catch (err) {
+    const tx = d.transaction(['raw', 'meta'], 'readwrite');
+    await Promise.all([
+      tx.objectStore('raw').delete([rec.pid, rec.seq]),
+      countDropped(tx.objectStore('meta'), rec.sid, 1, rec.n || 0),
+      tx.done,
+    ]);
+    stats.lost += 1;
+    return null;
+  }
+  const dropped = await d.get('meta', `dropped:${rec.sid}`);
+  const out = { sid: rec.sid, pid: rec.pid, seq: rec.seq, endpoint: rec.endpoint, key: rec.key, events };
+  if (dropped && dropped.batches) out.dropped = dropped;
+  return out;
 }
 
 /**
  * Replace a raw batch by its sealed envelope, atomically: delete the raw record, add the
  * outbox entry, remember [pid, seq] as sent, and subtract the dropped count it carries.
  * A batch already sent (a second copy) is just deleted. Returns the outbox key, or null.
+ * `logged` (device mode): the batch's masked events, kept in the session's analysis log
+ * (sealed at rest) in the same transaction.
  */
-export async function commit(raw, body) {
+export async function commit(raw, body, logged = null) {
   const d = await db();
   let n = null;
+  const log = logged && { sid: raw.sid, pid: raw.pid, seq: raw.seq, at: Date.now(),
+    ...(await sealEvents(logged, `${raw.sid}|${raw.pid}`, raw.seq, 'log')) };
   const write = async () => {
-    const tx = d.transaction(['raw', 'outbox', 'sent', 'meta'], 'readwrite');
+    const tx = d.transaction(['raw', 'outbox', 'sent', 'meta', 'log'], 'readwrite');
     const key = [raw.pid, raw.seq];
     const steps = [tx.done, tx.objectStore('raw').delete(key)];
     if (!(await tx.objectStore('sent').get(key))) {
+      if (log) steps.push(tx.objectStore('log').put(log));
       steps.push(tx.objectStore('outbox').add({ endpoint: raw.endpoint, body, sid: raw.sid, pid: raw.pid,
         seq: raw.seq, events: raw.events.length, dropped: raw.dropped || null, at: Date.now() }).then((k) => { n = k; }));
       steps.push(tx.objectStore('sent').put({ pid: raw.pid, seq: raw.seq, at: Date.now() }));
@@ -269,27 +313,59 @@ export async function done(n) {
   await (await db()).delete('outbox', n);
 }
 
-/** Forget `sent` marks older than a day (a carried copy never comes that late). */
+/** Forget `sent` marks older than a day (a carried copy never comes that late), and
+ * analysis logs (and their sessions' alert marks) of sessions long over. */
 export async function prune(now = Date.now()) {
   const d = await db();
-  const tx = d.transaction('sent', 'readwrite');
-  let cur = await tx.store.index('at').openCursor(IDBKeyRange.upperBound(now - SENT_TTL_MS));
-  while (cur) {
-    cur.delete();
-    cur = await cur.continue();
+  for (const [store, ttl] of [['sent', SENT_TTL_MS], ['log', LOG_TTL_MS]]) {
+    const tx = d.transaction(store, 'readwrite');
+    let cur = await tx.store.index('at').openCursor(IDBKeyRange.upperBound(now - ttl));
+    while (cur) {
+      cur.delete();
+      cur = await cur.continue();
+    }
+    await tx.done;
   }
-  await tx.done;
+  const live = new Set((await d.getAll('log')).map((r) => r.sid));
+  for (const k of await d.getAllKeys('meta')) {
+    if (typeof k === 'string' && k.startsWith('alerts:') && !live.has(k.slice(7))) await d.delete('meta', k);
+  }
+}
+
+/** The masked events of a session's batches already sealed (device mode's analysis log),
+ * in the order they were sealed. */
+export async function history(sid) {
+  const d = await db();
+  const recs = await d.getAll('log', IDBKeyRange.bound([sid], [sid, []]));
+  recs.sort((a, b) => a.at - b.at);
+  const out = [];
+  for (const r of recs) {
+    try {
+      for (const e of await openEvents({ ...r, pid: `${r.sid}|${r.pid}` }, 'log')) out.push(e);
+    } catch (err) { /* its key is gone: the analysis goes without it */ }
+  }
+  return out;
+}
+
+/** A small value of this site's (alert marks); undefined when missing. */
+export async function getMeta(k) {
+  return (await db()).get('meta', k);
+}
+
+export async function setMeta(k, v) {
+  await withRoom(async () => (await db()).put('meta', v, k), null);
 }
 
 /** Counts for status reports and tests. */
 export async function counts() {
   const d = await db();
-  return { raw: await d.count('raw'), outbox: await d.count('outbox'), evicted: stats.evicted, lost: stats.lost };
+  return { raw: await d.count('raw'), outbox: await d.count('outbox'), logged: await d.count('log'),
+    evicted: stats.evicted, lost: stats.lost };
 }
 
 /** Delete everything this site keeps on this device (opt-out). The at-rest key goes too. */
 export async function purge() {
   const d = await db();
-  await Promise.all(['raw', 'outbox', 'sent', 'meta'].map((s) => d.clear(s)));
+  await Promise.all(['raw', 'outbox', 'sent', 'meta', 'log'].map((s) => d.clear(s)));
   keyPromise = null;
 }
