@@ -337,11 +337,13 @@ def _has_pii(piece: str) -> bool:
     return decoded != piece and bool(find_pii(decoded))
 
 
-def mask_url(url: str) -> str:
+def mask_url(url: str, *, own_origin: bool = False) -> str:
     """A URL with personal data masked: path segments, query values and the fragment.
 
     The scheme and host are kept (they name the site, not the visitor), except when the
-    host itself is an IP address or the userinfo carries credentials. A path segment or
+    host itself is an IP address or the userinfo carries credentials. With ``own_origin``
+    (the recorded page's own URL: META and NAVIGATION ``u``) an IP-address host is kept
+    too: it is the site's address, not the visitor's; userinfo is still masked. A path segment or
     query value that holds personal data, raw or percent-decoded, is masked whole; the
     values of secret-named parameters (``token``, ``email``, ``password``...) are masked
     whatever they hold; long random-looking path segments (reset links, magic-link
@@ -352,7 +354,7 @@ def mask_url(url: str) -> str:
     head = _URL_HEAD.match(url)
     start = head.end() if head else 0
     origin, rest = url[:start], url[start:]
-    if "@" in origin or find_pii(origin.split("//", 1)[-1]):
+    if "@" in origin or (not own_origin and find_pii(origin.split("//", 1)[-1])):
         origin = origin.split("//", 1)[0] + "//" + shape_mask(origin.split("//", 1)[-1]) \
             if "//" in origin else shape_mask(origin)
     q = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
@@ -458,7 +460,8 @@ def mask_event(event: dict) -> dict:
         if key in ("t", "ts"):
             continue
         if key in _URL_FIELDS and isinstance(value, str):
-            event[key] = mask_url(value) if t != T.IDENTIFY else mask_text(value)
+            event[key] = mask_text(value) if t == T.IDENTIFY else \
+                mask_url(value, own_origin=key == "u" and t in (T.META, T.NAVIGATION))
         elif key in _TEXT_FIELDS and isinstance(value, str):
             event[key] = mask_text(value)
         elif t == T.SNAPSHOT and key == "n" and isinstance(value, dict):
