@@ -174,7 +174,7 @@ def _card_ok(m: re.Match, text: str, at: int) -> bool:
         return True
     if len(groups) == 2:
         return len(groups[0]) in (4, 6) and 4 <= len(groups[1]) <= 13
-    if [len(g) for g in groups] == [4, 4, 4, 2]:  # 14-digit Diners, as some receipts print it
+    if all(len(g) == 4 for g in groups[:-1]) and 1 <= len(groups[-1]) <= 4:  # in fours, as card inputs format
         return True
     return 4 <= len(groups[0]) <= 6 and all(3 <= len(g) <= 6 for g in groups[1:])
 
