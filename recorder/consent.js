@@ -59,6 +59,10 @@ export function indicator(label, onStop) {
  * has it open, that is when the other tab lets go.
  */
 export function dropDatabase() {
+  // The worker's runtime cache and memory snapshot (docs/processing.md) go too.
+  try {
+    caches.keys().then((k) => k.forEach((n) => n.startsWith('sightline-') && caches.delete(n)), () => {});
+  } catch (e) { /* no Cache Storage */ }
   return new Promise((resolve) => {
     try {
       const req = indexedDB.deleteDatabase('sightline');

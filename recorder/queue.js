@@ -115,13 +115,16 @@ const isQuota = (err) => !!err && (err.name === 'QuotaExceededError'
  * Run `write` (one IndexedDB transaction); while the store is full, evict the oldest
  * pending batch other than `keep` and try again. Returns false if nothing could make room.
  */
-async function withRoom(write, keep) {
+async function withRoom(write, keep, shed = null) {
   for (let i = 0; i < MAX_EVICTIONS; i++) {
     try {
       await write();
       return true;
     } catch (err) {
       if (!isQuota(err)) throw err;
+      // `shed()` makes the write itself smaller first (true if it could), so that nothing
+      // pending is evicted to make room for what is only nice to keep.
+      if (shed && shed()) continue;
       if (!(await evictOldest(keep))) return false;
     }
   }
@@ -163,11 +166,28 @@ async function evictOldest(keep) {
     if (!isQuota(err)) throw err;
     // Not even the counter fits: delete alone, then count once there is room.
     await d.delete(victim.store, victim.key);
-    await d.put('meta', bump(await d.get('meta', `dropped:${victim.sid}`), victim.b, victim.n), `dropped:${victim.sid}`)
-      .catch(() => {});
+    await saveCount(d, victim.sid, victim.b, victim.n);
   }
   stats.evicted += 1;
   return true;
+}
+
+/** Add to a session's dropped count outside a transaction; while even that does not fit,
+ * analysis copies go first (a count must not be lost: the viewer shows it). */
+async function saveCount(d, sid, batches, events) {
+  const k = `dropped:${sid}`;
+  for (let i = 0; i < MAX_EVICTIONS; i++) {
+    try {
+      await d.put('meta', bump(await d.get('meta', k), batches, events), k);
+      return;
+    } catch (err) {
+      if (!isQuota(err)) return;
+      const logged = await d.getKeyFromIndex('log', 'at', IDBKeyRange.lowerBound(0));
+      if (!logged) return;
+      await d.delete('log', logged);
+      stats.unlogged += 1;
+    }
+  }
 }
 
 const bump = (c, batches, events) => ({ batches: ((c && c.batches) || 0) + batches, events: ((c && c.events) || 0) + events });
@@ -193,7 +213,7 @@ export async function addRaw(batch) {
   const ok = await withRoom(() => d.put('raw', rec), null);
   if (!ok) {
     stats.lost += 1;
-    await d.put('meta', bump(await d.get('meta', `dropped:${rec.sid}`), 1, rec.n), `dropped:${rec.sid}`).catch(() => {});
+    await saveCount(d, rec.sid, 1, rec.n);
   }
   return ok;
 }
@@ -207,16 +227,16 @@ export async function nextRaw() {
   return (await allRaw(1))[0] || null;
 }
 
-/** Up to `limit` raw batches in [pid, seq] order, opened (as nextRaw). */
-export async function allRaw(limit = Infinity) {
+/** Up to `limit` raw batches in [pid, seq] order, opened (as nextRaw); `skip(pid, seq)`
+ * leaves a batch out before it is read and opened. */
+export async function allRaw(limit = Infinity, skip = null) {
   const d = await db();
   const found = [];
-  let after = null;
-  while (found.length < limit) {
-    const range = after ? IDBKeyRange.lowerBound(after, true) : null;
-    const rec = (await d.getAll('raw', range, 1))[0];
-    if (!rec) break;
-    after = [rec.pid, rec.seq];
+  for (const key of await d.getAllKeys('raw')) {
+    if (found.length >= limit) break;
+    if (skip && skip(key[0], key[1])) continue;
+    const rec = await d.get('raw', key);
+    if (!rec) continue; // taken meanwhile
     const one = await openRec(d, rec);
     if (!one) continue;
     // A session's dropped count travels once, in its first batch sealed from here on.
@@ -257,7 +277,7 @@ async function openRec(d, rec) {
 export async function commit(raw, body, logged = null) {
   const d = await db();
   let n = null;
-  const log = logged && { sid: raw.sid, pid: raw.pid, seq: raw.seq, at: Date.now(),
+  let log = logged && { sid: raw.sid, pid: raw.pid, seq: raw.seq, at: Date.now(),
     ...(await sealEvents(logged, `${raw.sid}|${raw.pid}`, raw.seq, 'log')) };
   const write = async () => {
     const tx = d.transaction(['raw', 'outbox', 'sent', 'meta', 'log'], 'readwrite');
@@ -277,15 +297,13 @@ export async function commit(raw, body, logged = null) {
     }
     await Promise.all(steps);
   };
-  if (!(await withRoom(write, [raw.pid, raw.seq]))) {
+  // A full store keeps the envelope and goes without its analysis copy.
+  const shed = () => !!log && ((log = null), stats.unlogged++, true);
+  if (!(await withRoom(write, [raw.pid, raw.seq], shed))) {
     // Not even the sealed batch fits on its own: drop it, counted.
     stats.lost += 1;
-    const tx = d.transaction(['raw', 'meta'], 'readwrite');
-    await Promise.all([
-      tx.objectStore('raw').delete([raw.pid, raw.seq]),
-      countDropped(tx.objectStore('meta'), raw.sid, 1, raw.events.length),
-      tx.done,
-    ]).catch(() => {});
+    await d.delete('raw', [raw.pid, raw.seq]);
+    await saveCount(d, raw.sid, 1, raw.events.length);
   }
   return n;
 }

@@ -4,8 +4,8 @@
 // waits for the worker. Byte-budgeted: 10,240 bytes gzipped (tests/test_shim.py).
 // Event format: docs/events.md (mirrored by py_core/events.py).
 //
-// Script tag options (data-*): endpoint, key, consent; sample (0..1, share of sessions
-// recorded); buffer (seconds: keep only the last N..2N s in memory until an error or a
+// Script tag options (data-*): endpoint, key, consent; process (device|light|auto: where
+// Python runs, docs/processing.md); sample (0..1, share of sessions recorded); buffer (seconds: keep only the last N..2N s in memory until an error or a
 // rage click, docs/adr/0300); canvas (frames per second, opt-in); bodies (record network
 // bodies, opt-in).
 
@@ -54,6 +54,7 @@ let hooked = new WeakSet(); // roots with their own event listeners
 const dirty = new WeakSet(); // stylesheets changed through the CSSOM
 let sent = new WeakSet(); // adopted stylesheets whose text went out since the last snapshot
 let later = []; // roots whose adopted stylesheets are emitted after the current event
+let mode = ''; // 'device' or 'light' once recording (processing())
 
 function rid() {
   const b = crypto.getRandomValues(new Uint8Array(12));
@@ -67,6 +68,25 @@ function session() {
     if (s && now() - s.at < 18e5) return s.id;
   } catch (e) { /* storage blocked: memory only */ }
   return rid();
+}
+
+/**
+ * Where Python runs, decided once per visit (docs/processing.md): data-process device or
+ * light as given; auto (the default) is light on a device that cannot afford Python
+ * (data saver, a network below 4g, under 4 GB of memory or 4 cores), else device.
+ */
+function processing() {
+  const want = cfg.process;
+  if (want === 'device' || want === 'light') return want;
+  try {
+    const m = (sessionStorage.getItem('sl-pm') || '').split(' ');
+    if (m[0] === sid) return m[1]; // this visit's choice
+  } catch (e) { /* storage blocked: decided again on each page */ }
+  const n = navigator;
+  const c = n.connection || {};
+  const m = c.saveData || /2g|3g/.test(c.effectiveType) || n.deviceMemory < 4 || !(n.hardwareConcurrency >= 4) ? 'light' : 'device';
+  try { sessionStorage.setItem('sl-pm', sid + ' ' + m); } catch (e) { /* ignore */ }
+  return m;
 }
 
 function touch() {
@@ -269,7 +289,7 @@ function inputValue(el, value) {
 
 /** A full snapshot; `k` says why one is taken after the page's first ('storm', 'checkpoint'). */
 function snapshot(k) {
-  if (k !== 'storm') emit(E.META, { u: location.href, r: doc.referrer, ti: doc.title, w: innerWidth, h: innerHeight });
+  if (k !== 'storm') emit(E.META, { u: location.href, r: doc.referrer, ti: doc.title, w: innerWidth, h: innerHeight, pm: mode });
   sent = new WeakSet();
   emit(E.SNAPSHOT, { n: tree(doc), sx: scrollX, sy: scrollY, k });
   adoptLater();
@@ -703,15 +723,22 @@ function startWorker() {
       base: new URL('.', src).href,
       sid,
       pid,
+      mode,
     },
   });
   carried();
+  // Device mode: the worker fetches Python only after the load event and an idle moment,
+  // never while the page is loading.
+  const loaded = () => (win.requestIdleCallback || setTimeout)(() => worker && worker.postMessage({ op: 'loaded' }));
+  if (doc.readyState === 'complete') loaded();
+  else win.addEventListener('load', loaded, { once: true });
 }
 
 function start() {
   if (recording || !cfg.key || !sampled()) return;
   recording = true;
   touch();
+  mode = processing();
   startWorker();
   const go = () => {
     observing = true;
@@ -784,7 +811,7 @@ const api = {
     buffer = [];
     kept = [];
     unacked.clear();
-    forget(['sl-sid', 'sl-carry', 'sl-vid']);
+    forget(['sl-sid', 'sl-carry', 'sl-vid', 'sl-pm']);
     return dropDatabase();
   },
   identify(user) { emit(E.IDENTIFY, { u: String(user) }); },

@@ -1,35 +1,60 @@
 // Sightline's recorder worker: a module Web Worker, one per recorded page.
 //
 //   shim --batch--> IndexedDB "raw", sealed at rest (queue.js), acknowledged 'stored'
-//        --Pyodide: py_core.worker_api.process_batch (mask, analyse)-->
-//        gzip -> HPKE seal -> IndexedDB "outbox" (same transaction deletes the raw batch)
-//        --POST /v1/ingest--> collector; the outbox entry is deleted only on its answer.
+//   light mode:  mask to shape in JS (light.js) -> gzip -> HPKE seal -> "outbox" at once
+//   device mode: each batch is also sealed in light form at once, as a standby that the
+//                page beacons at pagehide if Python has not processed it by then; after
+//                the page's load event, once the visitor is idle, Pyodide (restored from
+//                a memory snapshot kept on the device when there is one) processes the
+//                visit's whole backlog in one pass: masks every batch, analyses every
+//                session as a whole (py_core.worker_api.process_visit), seals, and
+//                decides the site's alerts from that whole-session verdict
+//   outbox --POST /v1/ingest--> collector; an entry is deleted only on its answer.
 //
 // Every step resumes from IndexedDB, so a reload, a crash or going offline loses
 // nothing: the next worker of the same site (any tab) carries on. A Web Lock keeps two
-// tabs from working the same queue at once. Envelope format: docs/envelope.md; queue
-// guarantees: docs/queue.md.
+// tabs from working the same queue at once. Modes: docs/processing.md; envelope format:
+// docs/envelope.md; queue guarantees: docs/queue.md.
 
 import { seal } from './hpke.js';
+import { maskLight } from './light.js';
 import * as queue from './queue.js';
+import { EventType as E } from './protocol.js';
 
+// Where the runtime lives in the built site (content-hashed names, written in by build.py).
+/* global __SIGHTLINE_RUNTIME__ */
+const RT = typeof __SIGHTLINE_RUNTIME__ !== 'undefined' ? __SIGHTLINE_RUNTIME__
+  : { pyodide: 'pyodide/', stdlib: '', lock: '', core: 'py_core.zip', build: '' };
 const LOCK = 'sightline-queue';
 const MAX_BACKOFF_MS = 60_000;
 const MAX_FAILURES = 3; // tries to process one batch before it is dropped
 const KEEPALIVE_MAX = 60_000; // keepalive requests share a 64 KiB in-flight budget
+const IDLE_MS = 3_000; // no click, key, scroll or pointer move for this long: the visitor is idle
+const PASS_GAP_MS = 10_000; // a booted interpreter runs again at most this often (unless flushed)
+const CACHE = `sightline-runtime-${RT.build}`; // Cache Storage: the runtime and the snapshot
+const SNAPSHOT = 'snapshot'; // its key in that cache (relative to the worker's base URL)
+// What the visitor does, as opposed to what the page does by itself (mutations, timers).
+const INPUTS = new Set([E.CLICK, E.INPUT, E.SCROLL, E.MOUSE, E.FOCUS]);
 
-/** @type {{endpoint: string, key: string, base: string, sid: string, pid: string}} */
+/** @type {{endpoint: string, key: string, base: string, sid: string, pid: string, mode: string}} */
 let cfg;
 let pyPromise;
-const failures = new Map(); // 'pid|seq' -> failed process_batch calls in this worker
+const failures = new Map(); // 'pid|seq' -> failed masking attempts in this worker
 let running = null; // the current pass over the queue, if any
 let again = false;
+let forced = false; // a flush asked for Python now, idle or not
 let backoff = 0;
 let retryTimer = 0;
+let idleTimer = 0;
 let stopped = false;
 let offline = false; // an upload failed in this pass: do not try again until the next one
 let hiding = false; // the page is going (pagehide): uploads from now on are keepalive requests
-const stats = { bootMs: null, sent: 0, duplicates: 0, rejected: 0, lastError: null };
+let loadedAt = 0; // when the page's load event (and an idle callback after it) came; 0: not yet
+let lastInput = 0; // the newest visitor input seen in a batch
+let lastPass = 0; // when the interpreter last finished a pass
+const standby = new Map(); // 'pid|seq' -> {body, events}: a raw batch sealed in light form
+const stats = { mode: null, bootMs: null, boots: 0, restores: 0, passes: 0, pythonMs: 0, light: 0,
+  sent: 0, duplicates: 0, rejected: 0, lastError: null };
 
 // ------------------------------------------------------------------ messages
 // Messages are handled one after another, so a 'drain' sees every batch posted before it.
@@ -40,22 +65,32 @@ async function handle({ data, ports }) {
   try {
     if (data.op === 'init') {
       cfg = data.cfg;
+      cfg.mode = cfg.mode === 'light' ? 'light' : 'device';
+      stats.mode = cfg.mode;
       queue.prune().catch(() => {});
+      forgetOldRuntimes();
       kick();
     } else if (data.op === 'batch' && !stopped) {
       const { sid, pid, seq, events } = data;
+      for (const e of events) if (INPUTS.has(e.t) && e.ts > lastInput) lastInput = e.ts;
       // Acknowledged even when the batch had to be dropped on a full store: it is counted
       // (queue.js), and a copy carried to the next page would not fit either.
       await queue.addRaw({ sid, pid, seq, events, endpoint: cfg.endpoint, key: cfg.key });
       self.postMessage({ op: 'stored', pid, seq });
       kick();
+    } else if (data.op === 'loaded') {
+      loadedAt = Date.now();
+      kick();
     } else if (data.op === 'pagehide') {
-      // The page is going: try now whatever the backoff said (keepalive requests outlive it).
+      // The page is going: what Python has not processed leaves in light form (its standby
+      // envelopes, which the page has just sent as beacons, go to the outbox: the same
+      // bytes again are a 200 duplicate), and uploads are tried now whatever the backoff.
       hiding = true;
       clearTimeout(retryTimer);
       backoff = 0;
-      kick();
+      kick({ light: true });
     } else if (data.op === 'drain') {
+      forced = true;
       await kick();
       ports[0].postMessage(await status());
     } else if (data.op === 'purge') {
@@ -76,7 +111,9 @@ async function status() {
 }
 
 /** Run passes over the queue until nothing new arrived; one pass at a time. */
-function kick() {
+let lightNow = false;
+function kick(opts) {
+  if (opts && opts.light) lightNow = true;
   if (running) {
     again = true;
     return running;
@@ -100,21 +137,153 @@ async function pass() {
   // Already sealed envelopes first: at pagehide they are what can still leave. Then each
   // batch is sent as soon as it is sealed (the outbox keeps their order).
   await upload();
-  await processRaw();
+  if (cfg.mode === 'light' || lightNow) {
+    lightNow = false;
+    await sealLight(await queue.allRaw());
+  } else if (pythonDue()) {
+    forced = false;
+    await processDevice();
+  } else {
+    await prepareStandby(await queue.allRaw(Infinity, (pid, seq) => standby.has(`${pid}|${seq}`)));
+    scheduleIdle();
+  }
 }
 
-// ------------------------------------------------------------------ process + seal
+// ------------------------------------------------------------------ when Python runs
+/** Device mode: Python runs on a flush, or after the load event once the visitor is idle. */
+function pythonDue() {
+  if (forced) return true;
+  if (!loadedAt) return false;
+  const now = Date.now();
+  const quiet = now - Math.max(lastInput, loadedAt);
+  return quiet >= IDLE_MS && now - lastPass >= PASS_GAP_MS;
+}
+
+function scheduleIdle() {
+  if (!loadedAt || stopped) return;
+  const now = Date.now();
+  const wait = Math.max(IDLE_MS - (now - Math.max(lastInput, loadedAt)), PASS_GAP_MS - (now - lastPass), 50);
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(async () => {
+    if ((await queue.counts()).raw) kick();
+  }, wait);
+}
+
+// ------------------------------------------------------------------ light form
+/** A batch masked to its shape (light.js), sealed: {body, events}. */
+async function lightForm(raw) {
+  const events = maskLight(JSON.parse(JSON.stringify(raw.events)));
+  const payload = { schema: 2, mode: 'light', events, sid: raw.sid, pid: raw.pid, seq: raw.seq };
+  if (raw.dropped) payload.dropped = raw.dropped;
+  return { body: JSON.stringify(await envelope(raw, await gzip(JSON.stringify(payload)))), events };
+}
+
+/** Light mode, or what is left at pagehide: seal every raw batch in light form and queue it. */
+async function sealLight(raws) {
+  for (const raw of raws) {
+    if (stopped) return;
+    const k = `${raw.pid}|${raw.seq}`;
+    const form = standby.get(k) || await lightForm(raw);
+    // Device mode keeps the light events in the analysis log: a later pass analyses the
+    // session with them, as the viewer will.
+    const n = await queue.commit(raw, form.body, cfg.mode === 'device' ? form.events : null);
+    standby.delete(k);
+    stats.light++;
+    offer(n, raw.endpoint, form.body);
+    if (!offline) await upload();
+  }
+}
+
+/** Device mode, before Python: each raw batch sealed in light form, offered as a beacon. */
+async function prepareStandby(raws) {
+  for (const raw of raws) {
+    const k = `${raw.pid}|${raw.seq}`;
+    if (stopped || standby.has(k)) continue;
+    const form = await lightForm(raw);
+    standby.set(k, form);
+    offer(`s:${k}`, raw.endpoint, form.body);
+  }
+}
+
+// ------------------------------------------------------------------ Python (device mode)
+async function processDevice() {
+  const raws = await queue.allRaw();
+  if (!raws.length) return;
+  const api = await boot();
+  const t0 = performance.now();
+  const sids = [...new Set(raws.map((r) => r.sid))];
+  const history = {};
+  const fired = {};
+  for (const sid of sids) {
+    history[sid] = await queue.history(sid);
+    fired[sid] = (await queue.getMeta(`alerts:${sid}`)) || [];
+  }
+  const policy = await alertPolicy(raws[0].endpoint);
+  const request = {
+    batches: raws.map(({ sid, pid, seq, events, dropped }) => (dropped ? { sid, pid, seq, events, dropped } : { sid, pid, seq, events })),
+    history, policy, fired,
+  };
+  const answer = JSON.parse(api.process_visit(JSON.stringify(request)));
+  stats.pythonMs += Math.round(performance.now() - t0);
+  stats.passes++;
+  const byKey = new Map(raws.map((r) => [`${r.pid}|${r.seq}`, r]));
+  for (const item of answer.batches) {
+    const k = `${item.pid}|${item.seq}`;
+    const raw = byKey.get(k);
+    if (!raw || stopped) continue;
+    if (item.error) {
+      // A batch py_core cannot mask never leaves unmasked; after a few tries it goes in
+      // light form (masked to its shape), so that it cannot block the queue behind it.
+      stats.lastError = `process_visit: ${item.error}`;
+      failures.set(k, (failures.get(k) || 0) + 1);
+      if (failures.get(k) >= MAX_FAILURES) await sealLight([raw]);
+      continue;
+    }
+    const body = JSON.stringify(await envelope(raw, await gzip(item.payload)));
+    const n = await queue.commit(raw, body, JSON.parse(item.payload).events);
+    if (standby.delete(k)) self.postMessage({ op: 'sent', n: `s:${k}` });
+    offered.delete(`s:${k}`);
+    offer(n, raw.endpoint, body);
+    if (!offline) await upload();
+  }
+  for (const [sid, names] of Object.entries(answer.fired || {})) await queue.setMeta(`alerts:${sid}`, names);
+  lastPass = Date.now();
+  await sendAlerts(answer.alerts || [], raws[0].endpoint);
+}
+
+/** Pyodide with py_core, restored from this device's memory snapshot when it has one. */
 function boot() {
   return (pyPromise ||= (async () => {
     const t0 = performance.now();
-    const { loadPyodide } = await import(cfg.base + 'pyodide/pyodide.mjs');
-    const py = await loadPyodide({ indexURL: cfg.base + 'pyodide/' });
-    await py.loadPackage('numpy'); // py_core's insights score sessions with numpy (no scikit-learn here)
-    const zip = await fetch(cfg.base + 'py_core.zip');
-    if (!zip.ok) throw new Error(`py_core.zip: HTTP ${zip.status}`);
-    py.unpackArchive(await zip.arrayBuffer(), 'zip');
+    const url = (p) => new URL(p, cfg.base).href;
+    const { loadPyodide } = await import(url(RT.pyodide + 'pyodide.mjs'));
+    const opts = { indexURL: url(RT.pyodide) };
+    if (RT.stdlib) opts.stdLibURL = url(RT.stdlib);
+    if (RT.lock) opts.lockFileURL = url(RT.lock);
+    const core = await runtimeFile(url(RT.core));
+    let py = null;
+    const snap = await snapshot();
+    if (snap) {
+      try {
+        py = await loadPyodide({ ...opts, _loadSnapshot: snap });
+        py.unpackArchive(core, 'zip'); // for modules a pass may import lazily
+        stats.restores++;
+      } catch (err) {
+        py = null;
+        stats.lastError = `snapshot: ${err}`;
+        forgetSnapshot();
+      }
+    }
+    if (!py) {
+      py = await loadPyodide({ ...opts, _makeSnapshot: !!RT.build });
+      py.unpackArchive(core, 'zip');
+      // Everything a pass needs is imported and run once on synthetic events, before any
+      // visitor's data: the snapshot holds a ready interpreter and nothing personal.
+      py.runPython('import py_core.worker_api as w\nw.warm()\ndel w');
+      stats.boots++;
+      if (RT.build) keepSnapshot(py).catch((err) => { stats.lastError = `snapshot: ${err}`; });
+    }
     const api = py.pyimport('py_core.worker_api');
-    alertsApi = py.pyimport('py_core.alerts');
     stats.bootMs = Math.round(performance.now() - t0);
     return api;
   })().catch((err) => {
@@ -123,54 +292,95 @@ function boot() {
   }));
 }
 
-async function processRaw() {
-  let raw;
-  while (!stopped && (raw = await queue.nextRaw())) {
-    const api = await boot();
-    const input = { events: raw.events, sid: raw.sid, pid: raw.pid, seq: raw.seq };
-    if (raw.dropped) input.dropped = raw.dropped; // evicted on a full store: the viewer shows it
-    let payload;
-    try {
-      payload = api.process_batch(JSON.stringify(input));
-    } catch (err) {
-      // A batch py_core cannot mask must never leave unmasked; after a few tries it is
-      // dropped (and counted) so that it cannot block the queue behind it.
-      stats.lastError = `process_batch: ${err}`;
-      const k = `${raw.pid}|${raw.seq}`;
-      failures.set(k, (failures.get(k) || 0) + 1);
-      if (failures.get(k) < MAX_FAILURES) throw err;
-      await queue.discard(raw);
-      continue;
-    }
-    const body = JSON.stringify(await envelope(raw, await gzip(payload)));
-    offer(await queue.commit(raw, body), raw.endpoint, body);
-    checkAlerts(payload, raw.endpoint).catch((err) => { stats.lastError = `alerts: ${err}`; });
-    if (!offline) await upload();
+// ------------------------------------------------------------------ runtime cache
+// The runtime's files have content-hashed names (RT.build), so a copy in Cache Storage is
+// good for ever: a private window fetches them once per visit, not once per page. The
+// memory snapshot sits beside them. Opt-out deletes both (consent.js).
+const runtimeUrl = (u) => RT.build && [RT.pyodide, RT.stdlib, RT.core, RT.lock].some((p) => p && u.startsWith(new URL(p, cfg.base).href));
+const realFetch = self.fetch.bind(self);
+
+async function cached(u) {
+  try {
+    const c = await caches.open(CACHE);
+    const hit = await c.match(u);
+    if (hit) return hit;
+    const res = await realFetch(u);
+    if (res.ok) await c.put(u, res.clone()).catch(() => {}); // full storage: fetch again next time
+    return res;
+  } catch (err) {
+    return realFetch(u);
   }
 }
 
-// ------------------------------------------------------------------ alerts
-// The site's alert rules are checked here, on the device (py_core.alerts.device_check):
-// the collector cannot read sessions. Only the fields its policy allows leave, in clear,
-// to POST /v1/alerts. A collector without a policy answers 404 and nothing is checked.
-let alertsApi = null;
-let alertPolicy; // undefined: not fetched yet; null: none; else the public policy JSON
-let alertState = '{}';
+// Pyodide fetches its wasm, stdlib and lock file itself: through the cache.
+self.fetch = (input, init) => {
+  const u = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  return cfg && runtimeUrl(u) && (!init || !init.method || init.method === 'GET') ? cached(u) : realFetch(input, init);
+};
 
-async function checkAlerts(payload, endpoint) {
-  if (alertPolicy === undefined) {
-    const res = await fetch(new URL('v1/alerts/policy', endpoint));
-    const text = await res.text();
-    alertPolicy = res.ok ? text : null;
+async function runtimeFile(u) {
+  const res = await fetch(u);
+  if (!res.ok) throw new Error(`${u}: HTTP ${res.status}`);
+  return res.arrayBuffer();
+}
+
+async function snapshot() {
+  if (!RT.build) return null;
+  try {
+    const hit = await (await caches.open(CACHE)).match(new URL(SNAPSHOT, cfg.base).href);
+    return hit ? new Uint8Array(await hit.arrayBuffer()) : null;
+  } catch (err) {
+    return null;
   }
-  if (!alertPolicy || !alertsApi) return;
-  const out = JSON.parse(alertsApi.device_check(alertState, payload, alertPolicy));
-  alertState = JSON.stringify(out.state);
-  for (const alert of out.alerts) {
-    const res = await fetch(new URL('v1/alerts', endpoint), {
-      method: 'POST', body: JSON.stringify(alert), headers: { 'content-type': 'application/json' }, keepalive: hiding,
-    });
-    await res.text(); // read, so that a keepalive request is not left charged
+}
+
+async function keepSnapshot(py) {
+  const bytes = py.makeMemorySnapshot();
+  await (await caches.open(CACHE)).put(new URL(SNAPSHOT, cfg.base).href,
+    new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } }));
+}
+
+function forgetSnapshot() {
+  caches.open(CACHE).then((c) => c.delete(new URL(SNAPSHOT, cfg.base).href)).catch(() => {});
+}
+
+/** Caches of earlier builds go (a deploy changed the runtime's hash). */
+function forgetOldRuntimes() {
+  if (!RT.build || typeof caches === 'undefined') return;
+  caches.keys().then((names) => Promise.all(names
+    .filter((n) => n.startsWith('sightline-runtime-') && n !== CACHE).map((n) => caches.delete(n)))).catch(() => {});
+}
+
+// ------------------------------------------------------------------ alerts
+// The site's alert rules are checked on the device, from the whole-session verdict
+// (py_core.worker_api.process_visit): the collector cannot read sessions. Only the fields
+// its policy allows leave, in clear, to POST /v1/alerts. A collector without a policy
+// answers 404 and nothing is checked.
+let policyText; // undefined: not fetched yet; null: none
+
+async function alertPolicy(endpoint) {
+  if (policyText === undefined) {
+    try {
+      const res = await fetch(new URL('v1/alerts/policy', endpoint));
+      const text = await res.text();
+      policyText = res.ok ? text : null;
+    } catch (err) {
+      return null; // offline: try again on the next pass
+    }
+  }
+  return policyText ? JSON.parse(policyText) : null;
+}
+
+async function sendAlerts(alerts, endpoint) {
+  for (const alert of alerts) {
+    try {
+      const res = await fetch(new URL('v1/alerts', endpoint), {
+        method: 'POST', body: JSON.stringify(alert), headers: { 'content-type': 'application/json' }, keepalive: hiding,
+      });
+      await res.text(); // read, so that a keepalive request is not left charged
+    } catch (err) {
+      stats.lastError = `alerts: ${err}`;
+    }
   }
 }
 
@@ -178,7 +388,8 @@ async function envelope(raw, plaintext) {
   const pub = b64uDecode(raw.key);
   const kid = hex(new Uint8Array(await crypto.subtle.digest('SHA-256', pub)).slice(0, 8));
   // The id is derived from the batch's identity: a batch sealed twice (after a crash, or
-  // carried over by the next page) is acknowledged by the collector as already stored.
+  // carried over by the next page, or once in light form and once by Python) is
+  // acknowledged by the collector as already stored.
   const idBytes = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${raw.sid}|${raw.pid}|${raw.seq}`));
   const id = b64u(new Uint8Array(idBytes).slice(0, 16));
   const ts = Date.now();
@@ -199,7 +410,7 @@ async function upload() {
     const { n, endpoint, body } = item;
     let res;
     try {
-      res = await fetch(new URL('v1/ingest', endpoint), {
+      res = await realFetch(new URL('v1/ingest', endpoint), {
         method: 'POST',
         body,
         // text/plain: a "simple" request, no CORS preflight round trip (docs/envelope.md)
@@ -241,7 +452,9 @@ async function upload() {
 // navigator.sendBeacon at pagehide: this worker may be ended before it can. The outbox
 // keeps them until a worker gets an answer, so a beacon that also arrives is answered
 // 200 duplicate (same bytes), never stored twice. sendBeacon has a 64 KiB budget.
-const offered = new Map(); // outbox key -> body length
+// Device mode's standby envelopes (key 's:pid|seq') are offered the same way and
+// withdrawn when Python's envelope replaces them.
+const offered = new Map(); // outbox key or standby key -> body length
 const BEACON_BUDGET = 64_000;
 
 function offer(n, endpoint, body) {
