@@ -124,8 +124,54 @@ TUNE_CHANNELS = {"attr": ["title", "data-user", "aria-label", "value"],
                  "split": [[None, "Mail: "], ["b", 0.5], ["i", 1.0]],
                  "json": ["phone", "card", "ssn"]}
 
-FINAL: dict = {}  # written after the rules were frozen (see the module docstring)
-FINAL_CHANNELS: dict = {}
+# Written after the rules of issue 12 were frozen (commit "masking: every issued card
+# length..."); never tuned on. Tables, logs, JSON text, chat lines, receipts.
+FINAL = {
+    "email": {"*": ["| {v} | active | {d} |", "2024-05-01 12:00:03 INFO user={v} logged in", '{"contact": "{v}", "ref": "{d}"}',
+                    "Questions? Write us at {v}", "cc: {v}; bcc: none", "<{v}> wrote on {d}:"],
+              "de": ["Ihre Anmeldung mit {v} war erfolgreich."], "fr": ["Votre compte {v} a été créé."],
+              "es": ["Hemos enviado el enlace a {v}."], "it": ["Abbiamo inviato la ricevuta a {v}."],
+              "nl": ["We hebben een bevestiging gestuurd naar {v}."], "pt": ["Enviamos o código para {v}."],
+              "ja": ["{v} 宛にメールを送信しました。"]},
+    "card": {"*": ["Payment method: {v} (exp 09/27)", "| VISA/MC | {v} | {d} |", "txn ok pan={v} amount={d}",
+                   "Your card number {v} has been saved", "credit card: {v}"],
+             "de": ["Zahlung mit Kreditkarte {v} bestätigt."], "fr": ["Paiement par carte {v} accepté."],
+             "es": ["Pago con tarjeta {v} aprobado."], "it": ["Pagamento con carta {v} riuscito."],
+             "nl": ["Betaling met kaart {v} gelukt."], "pt": ["Pagamento no cartão {v} aprovado."],
+             "ja": ["お支払いカード：{v}"]},
+    "phone": {"*": ["| Mobile | {v} |", "Reach me on {v} after six.", "Support line {v} (Mon-Fri)", "WhatsApp {v}",
+                    "Contact number: {v}", "Phone {v} · order {d}"],
+              "de": ["Rückruf unter {v} erbeten."], "fr": ["Joignable au {v} le matin."], "es": ["Mi móvil es {v}."],
+              "it": ["Il mio cellulare è {v}."], "nl": ["Mijn nummer is {v}."], "pt": ["Meu celular: {v}"],
+              "ja": ["携帯番号は{v}です。"]},
+    "iban": {"*": ["| Account | {v} |", "Bank details — IBAN: {v}", "Refund sent to {v} on {d}.", "payout_account={v}"],
+             "de": ["Kontoverbindung: {v}"], "fr": ["Coordonnées bancaires : {v}"], "es": ["Cuenta: {v}"],
+             "it": ["Conto corrente {v}"], "nl": ["Rekeningnummer {v}"], "pt": ["Conta para reembolso: {v}"]},
+    "ssn": {"*": ["| SSN | {v} |", "Applicant SSN {v} verified", "ssn={v}", "Social Security No. {v}"]},
+    "passport": {"*": ["| Passport | {v} |", "Travel document: passport {v}", "passport_no={v}"],
+                 "de": ["Reisepassnummer {v}"], "fr": ["Numéro de passeport : {v}"], "es": ["Número de pasaporte {v}"],
+                 "it": ["Numero passaporto {v}"], "nl": ["Paspoortnummer {v}"], "pt": ["Número do passaporte: {v}"],
+                 "ja": ["パスポート番号：{v}"]},
+    "dob": {"*": ["| Date of birth | {v} |", "Born: {v}", "birthdate={v}", "Birthday {v}"],
+            "de": ["geboren am {v}"], "fr": ["née le {v}"], "es": ["Nacido el {v}"], "it": ["nato il {v}"],
+            "nl": ["geboren op {v}"], "pt": ["Data de nascimento {v}"], "ja": ["誕生日 {v}"]},
+    "name": {"*": ["| Customer | {v} |", "Dear {v},", "Full name: {v}", "Recipient: {v}", "Hello {v}!"],
+             "de": ["Sehr geehrte {v},", "Kunde: {v}"], "fr": ["Cher {v},", "Nom complet : {v}"],
+             "es": ["Estimado {v},", "Cliente: {v}"], "it": ["Gentile {v},", "Cliente: {v}"],
+             "nl": ["Geachte {v},", "Klant: {v}"], "pt": ["Prezado {v},", "Cliente: {v}"], "ja": ["{v}様", "お名前：{v}"]},
+    "address": {"*": ["| Shipping address | {v} |", "Deliver to: {v}", "Billing address: {v}"],
+                "de": ["Lieferadresse: {v}"], "fr": ["Adresse de livraison : {v}"], "es": ["Dirección de envío: {v}"],
+                "it": ["Indirizzo di spedizione: {v}"], "nl": ["Bezorgadres: {v}"], "pt": ["Endereço de entrega: {v}"],
+                "ja": ["お届け先：{v}"]},
+    "decoy": {"*": ["| Order | {d} | paid |", "2024-05-01 12:00:03 INFO request_id={d} done", '{"sku": "{d}"}',
+                    "Invoice {d} — thank you", "Tracking: {d}", "Subtotal {d}", "v{d}", "Updated {d}", "style=\"{d}\""]},
+}
+FINAL_CHANNELS = {"attr": ["data-email", "alt", "data-contact", "placeholder", "value", "aria-describedby"],
+                  "style": ["background:#fff url(\"{u}\") 0 0 / cover; height: {d}", "--avatar: url({u}); border-radius: 50%",
+                            "list-style-image: url('{u}')"],
+                  "css": ["@media (min-width: 600px){{.avatar{{background-image:url(\"{u}\")}}}}", "div.p::after{{content:url({u})}}"],
+                  "split": None,
+                  "json": ["tel", "mobile", "cc", "telefon", "ss_number", "contact"]}
 
 
 # ----------------------------------------------------------------------------- values
