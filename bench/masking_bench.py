@@ -293,6 +293,29 @@ def heldout_main(args) -> int:
     return 0
 
 
+def compare_speed(before: Path, corpus_path: Path) -> int:
+    """mask_text throughput of an older masking.py against the current one, interleaved."""
+    import importlib.util
+
+    texts = [json.loads(line)["text"] for line in corpus_path.read_text(encoding="utf-8").splitlines() if line]
+    chars = sum(map(len, texts))
+    spec = importlib.util.spec_from_file_location("py_core._masking_before", before)
+    old = importlib.util.module_from_spec(spec)
+    old.__package__ = "py_core"
+    spec.loader.exec_module(old)
+    from py_core import masking as new
+    best = {"before": float("inf"), "after": float("inf")}
+    for _ in range(5):
+        for name, mod in (("before", old), ("after", new)):
+            t0 = time.perf_counter()
+            for t in texts:
+                mod.mask_text(t)
+            best[name] = min(best[name], time.perf_counter() - t0)
+    for name, t in best.items():
+        print(f"{name}: {chars / t:,.0f} chars/s over {chars:,} chars ({corpus_path})")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=CORPUS)
@@ -300,7 +323,11 @@ def main() -> int:
     ap.add_argument("--no-presidio", action="store_true", help="--heldout: sightline only")
     ap.add_argument("--misses", action="store_true", help="--heldout: print every miss and every masked decoy")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--before", type=Path, help="a masking.py (git show REV:py_core/masking.py > f) to time "
+                    "mask_text against, interleaved, on --corpus (best of 5)")
     args = ap.parse_args()
+    if args.before:
+        return compare_speed(args.before, args.corpus)
     if args.heldout:
         return heldout_main(args)
     corpus = [json.loads(line) for line in args.corpus.read_text(encoding="utf-8").splitlines() if line]

@@ -8,12 +8,20 @@ prices, dates, versions, UUIDs) unmasked:
 =============  ==============================================================
 kind           detected as
 =============  ==============================================================
-``email``      local@domain.tld (also ``%40`` for ``@`` inside URLs)
-``card``       13-19 digits, optionally grouped by spaces/dashes, Luhn-valid
-``iban``       country code + check digits + BBAN, per-country length, mod-97
-``ssn``        US SSN ``AAA-GG-SSSS`` (or spaced), SSA validity rules
-``phone``      ``+``/``00`` international or trunk-``0``/``(area)`` national
-               numbers, 8-15 digits, grouped the ways phone numbers are written
+``email``      local@domain.tld (also ``%40`` for ``@`` inside URLs), RFC 6531
+               local parts and IDNA domains
+``card``       12-19 digits, bare or grouped, Luhn-valid, issuer range per length
+``iban``       country code + check digits + BBAN, per-country length, mod-97 (or
+               IBAN-shaped and mod-97-valid at an unregistered length)
+``ssn``        US SSN ``AAA-GG-SSSS`` (or spaced), SSA validity rules; 9 bare
+               digits after an SSN label
+``phone``      ``+``/``00`` international, trunk-``0``/``(area)`` national, national
+               groupings per country; bare digits only after a phone word
+``passport``   a passport-like token after a passport label
+``dob``        a date (ISO, numeric, written out) after a birth-date label
+``name``       capitalised words after a name label or a greeting, or before an
+               e-mail or phone number
+``address``    the rest of the field after an address label
 ``ipv4``       dotted quad, every octet 0-255
 ``ipv6``       any form :mod:`ipaddress` accepts (``::``, embedded IPv4, zones)
 ``jwt``        three base64url segments, the first a JSON header (``eyJ``)
@@ -23,8 +31,8 @@ kind           detected as
 ``url_secret`` values of secret-named URL query/fragment parameters
 =============  ==============================================================
 
-Public API: :func:`mask_text`, :func:`find_pii`, :func:`mask_url`, :func:`mask_event`,
-:func:`mask_events`. docs/privacy.md describes which event fields each one covers.
+Public API: :func:`mask_text`, :func:`find_pii`, :func:`mask_url`, :func:`mask_css`,
+:func:`mask_event`, :func:`mask_events`. ADR 0202 and 0203. docs/privacy.md describes which event fields each one covers.
 Runs unchanged on CPython and in Pyodide (stdlib only).
 """
 
@@ -35,8 +43,8 @@ import re
 from typing import Callable, Iterable
 from urllib.parse import unquote_plus
 
-__all__ = ["MASK", "find_pii", "luhn_ok", "iban_ok", "mask_event", "mask_events",
-           "mask_text", "mask_url", "secret_param", "shape_mask"]
+__all__ = ["MASK", "find_pii", "luhn_ok", "iban_ok", "iban_shaped", "mask_attr", "mask_css", "mask_event",
+           "mask_events", "mask_text", "mask_url", "personal_key", "secret_param", "shape_mask"]
 
 MASK = "*"
 
