@@ -242,7 +242,11 @@ def _stat_fields(text: str) -> list[str]:
 
 def _children(pid: int) -> list[int]:
     out = []
-    for tid in os.listdir(f"/proc/{pid}/task") if os.path.isdir(f"/proc/{pid}/task") else ():
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:  # the process has ended
+        return out
+    for tid in tids:
         out += [int(x) for x in _read(f"/proc/{pid}/task/{tid}/children").split()]
     return out
 
@@ -305,10 +309,16 @@ class Sampler(threading.Thread):
 
     def run(self):
         while not self.stopped:
-            self.sample()
+            try:
+                self.sample()
+            except (OSError, ValueError, IndexError) as exc:  # a process ended mid-read: skip this sample
+                self.errors = getattr(self, "errors", 0) + 1
+                self.last_error = repr(exc)
             time.sleep(self.interval)
 
     def begin(self) -> dict:
+        if not self.is_alive():
+            raise RuntimeError("the /proc sampler thread has stopped")
         self.sample()
         with self.lock:
             self.peak_rss, self.workers = 0, {}
@@ -590,6 +600,9 @@ def main(argv=None) -> int:
         sys.exit(f"{RRWEB} is missing: run `npm ci`")
     from playwright.sync_api import sync_playwright
 
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the collector and clean up on `kill`
     variants = ["none", "rrweb", *modes]
     work = Path(tempfile.mkdtemp(prefix="visitor-cost-"))
     chromium = "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
