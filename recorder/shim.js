@@ -146,6 +146,7 @@ function persist() {
 // carry them over in sessionStorage (synchronous) to the next page of this tab, whose
 // worker stores them. Batch ids (pid, seq) make the second copy harmless.
 const CARRY = 'sl-carry';
+const LIT = 'sl-lit';
 
 function carry() {
   if (!unacked.size) return;
@@ -155,12 +156,19 @@ function carry() {
   } catch (e) { /* storage full or blocked: those events are lost */ }
 }
 
-function carried() {
+/** A JSON list kept in sessionStorage for the next page, taken (read and removed). */
+function taken(k) {
   try {
-    const old = JSON.parse(sessionStorage.getItem(CARRY) || '[]');
-    sessionStorage.removeItem(CARRY);
-    for (const b of old) worker.postMessage(b);
-  } catch (e) { /* ignore */ }
+    const v = JSON.parse(sessionStorage.getItem(k) || '[]');
+    sessionStorage.removeItem(k);
+    return v;
+  } catch (e) {
+    return [];
+  }
+}
+
+function carried() {
+  for (const b of taken(CARRY)) worker.postMessage(b);
 }
 
 // ------------------------------------------------------------------ DOM serialization
@@ -573,6 +581,12 @@ function observe() {
     // Sealed envelopes the worker could not deliver yet: the browser sends beacons even as
     // the page (and its worker) go; the worker's queue keeps them until acknowledged.
     for (const [u, b] of beacons.values()) try { navigator.sendBeacon(u, b); } catch (e) { /* ignore */ }
+    // Standby envelopes ('s:pid|seq', device mode) just left in light form: the next page's
+    // worker seals those batches the same way, so the device analyses what the team gets.
+    try {
+      const lit = [...beacons.keys()].filter((k) => k[0] === 's').concat(JSON.parse(sessionStorage.getItem(LIT) || '[]'));
+      if (lit.length) sessionStorage.setItem(LIT, JSON.stringify(lit));
+    } catch (e) { /* ignore */ }
     worker && worker.postMessage({ op: 'pagehide' });
   });
   on(win, 'popstate', () => emit(E.NAVIGATION, { u: location.href, k: 'pop' }));
@@ -724,6 +738,7 @@ function startWorker() {
       sid,
       pid,
       mode,
+      lit: taken(LIT),
     },
   });
   carried();
@@ -811,7 +826,7 @@ const api = {
     buffer = [];
     kept = [];
     unacked.clear();
-    forget(['sl-sid', 'sl-carry', 'sl-vid', 'sl-pm']);
+    forget(['sl-sid', CARRY, 'sl-vid', 'sl-pm', LIT]);
     return dropDatabase();
   },
   identify(user) { emit(E.IDENTIFY, { u: String(user) }); },
@@ -832,7 +847,7 @@ const api = {
       worker.postMessage({ op: 'drain' }, [ch.port2]);
     });
   },
-  get session() { return { sid, pid, recording }; },
+  get session() { return { sid, pid, recording, mode }; },
   /** The visitor's decision ('1', '0' or null), the browser's refusal signal ('gpc', 'dnt' or null), and whether it records. */
   get privacy() { return { consent: remembered(), signal: signal(), recording }; },
 };

@@ -53,6 +53,7 @@ let loadedAt = 0; // when the page's load event (and an idle callback after it) 
 let lastInput = 0; // the newest visitor input seen in a batch
 let lastPass = 0; // when the interpreter last finished a pass
 const standby = new Map(); // 'pid|seq' -> {body, events}: a raw batch sealed in light form
+let lit = new Set(); // 'pid|seq' of batches the previous page sent as light-form beacons
 const stats = { mode: null, bootMs: null, boots: 0, restores: 0, passes: 0, pythonMs: 0, light: 0,
   sent: 0, duplicates: 0, rejected: 0, lastError: null };
 
@@ -66,6 +67,7 @@ async function handle({ data, ports }) {
     if (data.op === 'init') {
       cfg = data.cfg;
       cfg.mode = cfg.mode === 'light' ? 'light' : 'device';
+      lit = new Set((cfg.lit || []).map((k) => String(k).slice(2)));
       stats.mode = cfg.mode;
       queue.prune().catch(() => {});
       forgetOldRuntimes();
@@ -137,6 +139,13 @@ async function pass() {
   // Already sealed envelopes first: at pagehide they are what can still leave. Then each
   // batch is sent as soon as it is sealed (the outbox keeps their order).
   await upload();
+  if (lit.size) {
+    // Beaconed in light form by the previous page: sealed the same way here (light.js is
+    // deterministic), so the collector's answer is a duplicate and the log matches it.
+    const mine = lit;
+    lit = new Set();
+    await sealLight(await queue.allRaw(Infinity, (pid, seq) => !mine.has(`${pid}|${seq}`)));
+  }
   if (cfg.mode === 'light' || lightNow) {
     lightNow = false;
     await sealLight(await queue.allRaw());

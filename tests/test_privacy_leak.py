@@ -91,9 +91,27 @@ def leaks(haystack: str | bytes, where: str) -> list[str]:
     return [f"{where}: {v!r} as {f!r}" for v in PLANTED for f in forms(v) if f in low]
 
 
-def test_nothing_planted_leaves_or_rests_on_the_device(page: Page, site_url, collector, demo_key):
-    """Offline, online, reload: no planted value in IndexedDB, storage, uploads, envelopes or the collector DB."""
+def as_mode(page: Page, site_url: str, mode: str) -> None:
+    """Serve the deployed leak page with its script tag set to processing mode `mode`
+    (only that document is intercepted; beacons and uploads go untouched)."""
+    if mode == "device":
+        return
+
+    def swap(route):
+        res = route.fetch()
+        body = res.text()
+        assert 'data-process="device"' in body
+        route.fulfill(response=res, body=body.replace('data-process="device"', f'data-process="{mode}"'))
+
+    page.route(site_url + "/tests/html/privacy-leak.html*", swap)
+
+
+@pytest.mark.parametrize("mode", ["device", "light"])
+def test_nothing_planted_leaves_or_rests_on_the_device(page: Page, site_url, collector, demo_key, mode):
+    """Offline, online, reload: no planted value in IndexedDB, storage, uploads, envelopes or the collector DB,
+    whether Python masks on the device or the worker masks everything to its shape (light mode)."""
     page.set_default_timeout(60_000)
+    as_mode(page, site_url, mode)
     bodies: list[str] = []
     page.context.on("request", lambda r: bodies.append(r.post_data or "") if r.url.endswith("/v1/ingest") else None)
 
@@ -144,11 +162,16 @@ def test_nothing_planted_leaves_or_rests_on_the_device(page: Page, site_url, col
     assert len({e["pid"] for e in stored}) == 2 and uploaded  # two page loads; bodies were seen
     net = {e["u"]: e["s"] for e in events if e["t"] == 10}
     assert any("/no/such/reset/" in u and s == 404 for u, s in net.items()), net
-    assert any(e["t"] == 9 and e.get("k") == "error" and "Failed for *" in e["m"] for e in events)
     assert any(e["t"] == 9 and e.get("k") == "console" for e in events)
-    assert any(e["t"] == 0 and "email=" in e["u"] and "token=" in e["u"] for e in events)
+    assert {p.get("mode") for p in payloads} == {mode}
     plain = json.dumps(payloads, ensure_ascii=False)
-    assert "Write to *" in plain and "Your account" in plain  # masked in place, the rest kept
+    if mode == "device":
+        assert any(e["t"] == 9 and e.get("k") == "error" and "Failed for *" in e["m"] for e in events)
+        assert any(e["t"] == 0 and "email=" in e["u"] and "token=" in e["u"] for e in events)
+        assert "Write to *" in plain and "Your account" in plain  # masked in place, the rest kept
+    else:  # every text to its shape: the words go, their layout stays
+        assert "Your account" not in plain and "**** *******" in plain
+        assert any(e["t"] == 9 and e.get("k") == "error" and "Failed" not in e["m"] and "*" in e["m"] for e in events)
 
     assert leaks("x " + quote("zelda+" + PLANTED[0]) + " y", "self-check")  # the search itself finds encodings
     found = []
