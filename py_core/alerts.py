@@ -18,7 +18,8 @@ A policy (JSON, given to the collector with ``SIGHTLINE_ALERTS=<file>``)::
                   {"format": "discord", "url": "https://discord.com/api/webhooks/..."}]}
 
 Devices read the public part (rules and fields, never webhook URLs) from
-``GET /v1/alerts/policy``. Pure Python; only :func:`send` does I/O.
+``GET /v1/alerts/policy``. Pure Python, no I/O. The collector's side (checking an alert,
+bounding and posting webhook messages) is py_core/collector/relay.py.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -38,11 +38,7 @@ __all__ = [
     "Rule",
     "decide",
     "device_check",
-    "discord_payload",
     "metrics",
-    "send",
-    "slack_payload",
-    "validate_alert",
 ]
 
 #: Metrics a rule can watch, each computed from analyze()'s result by :func:`metrics`.
@@ -54,7 +50,6 @@ _NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 _SID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _PAGE = re.compile(r"/[A-Za-z0-9_./~%-]{0,199}")
 _BUCKETS = ("mobile", "tablet", "desktop")
-MAX_ALERT_BYTES = 2048
 
 
 class AlertError(ValueError):
@@ -212,84 +207,14 @@ def device_check(state_json: str, payload_json: str, policy_json: str) -> str:
     return json.dumps({"state": state, "alerts": found})
 
 
-def validate_alert(obj: Any, policy: Policy) -> dict:
-    """The collector's check of a device's alert: known rule, allowed fields only, sane values."""
-    if not isinstance(obj, Mapping):
-        raise AlertError("an alert is a JSON object")
-    extra = set(obj) - set(_REQUIRED) - set(policy.fields)
-    if extra:
-        raise AlertError(f"fields not allowed by this site: {', '.join(sorted(map(str, extra)))}")
-    missing = [k for k in _REQUIRED if k not in obj]
-    if missing:
-        raise AlertError(f"missing fields: {', '.join(missing)}")
-    rule = next((r for r in policy.rules if r.name == obj["rule"]), None)
-    if rule is None:
-        raise AlertError(f"unknown rule {str(obj['rule'])[:40]!r}")
-    if obj["metric"] != rule.metric:
-        raise AlertError(f"rule {rule.name} watches {rule.metric}, not {str(obj['metric'])[:20]}")
-    if not _number(obj["value"]) or not _number(obj["threshold"]):
-        raise AlertError("value and threshold must be finite numbers")
-    if float(obj["threshold"]) != rule.at_least or obj["value"] < rule.at_least:
-        raise AlertError(f"value {obj['value']} does not cross rule {rule.name} (at least {rule.at_least})")
-    if "sid" in obj and not (isinstance(obj["sid"], str) and _SID.fullmatch(obj["sid"])):
-        raise AlertError("sid must be 8-64 of A-Z a-z 0-9 _ -")
-    if "page" in obj and not (isinstance(obj["page"], str) and _PAGE.fullmatch(obj["page"])):
-        raise AlertError("page must be a URL path (no query, no fragment)")
-    if "bucket" in obj and obj["bucket"] not in _BUCKETS:
-        raise AlertError(f"bucket must be one of {', '.join(_BUCKETS)}")
-    return {k: obj[k] for k in (*_REQUIRED, *policy.fields) if k in obj}
+#: Collector-side names that used to live here; they are in py_core.collector.relay now
+#: (not shipped to visitors' workers). Resolved on first use, on CPython only.
+_RELAY_NAMES = ("MAX_ALERT_BYTES", "discord_payload", "send", "slack_payload", "validate_alert")
 
 
-def _lines(alert: Mapping) -> list[tuple[str, str]]:
-    rows = [("Rule", alert["rule"]), ("Metric", f"{alert['metric']} = {alert['value']:g} (threshold {alert['threshold']:g})")]
-    for key, name in (("page", "Page"), ("bucket", "Device"), ("sid", "Session")):
-        if key in alert:
-            rows.append((name, str(alert[key])))
-    return rows
+def __getattr__(name: str):
+    if name in _RELAY_NAMES:
+        from py_core.collector import relay
 
-
-def _title(alert: Mapping, site: str) -> str:
-    return f"{site}: a session crossed \"{alert['rule']}\" ({alert['metric']} {alert['value']:g} ≥ {alert['threshold']:g})"
-
-
-def slack_payload(alert: Mapping, site: str = "Sightline") -> dict:
-    """A Slack incoming-webhook body: ``text`` fallback plus Block Kit blocks."""
-    esc = lambda s: s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # noqa: E731
-    rows = _lines(alert)
-    return {
-        "text": esc(_title(alert, site)),
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": f"{site} alert: {alert['rule']}"[:150]}},
-            {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{n}*\n{esc(v)}"} for n, v in rows][:10]},
-            {"type": "context", "elements": [{"type": "mrkdwn",
-                                              "text": "Decided on the visitor's device; open the session in the Sightline viewer."}]},
-        ],
-    }
-
-
-def discord_payload(alert: Mapping, site: str = "Sightline") -> dict:
-    """A Discord webhook body: ``content`` plus one embed; mentions disabled."""
-    return {
-        "content": _title(alert, site)[:2000],
-        "embeds": [{
-            "title": f"{site} alert: {alert['rule']}"[:256],
-            "color": 0xE02424,
-            "fields": [{"name": n, "value": v[:1024], "inline": True} for n, v in _lines(alert)][:25],
-            "footer": {"text": "Decided on the visitor's device"},
-        }],
-        "allowed_mentions": {"parse": []},
-    }
-
-
-def send(webhook: Mapping, alert: Mapping, site: str = "Sightline", timeout: float = 5.0) -> int:
-    """POST ``alert`` to one webhook in its format; return the HTTP status (0: unreachable)."""
-    body = (slack_payload if webhook["format"] == "slack" else discord_payload)(alert, site)
-    req = urllib.request.Request(webhook["url"], data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", "User-Agent": "sightline-alerts/1"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
+        return getattr(relay, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -120,9 +120,15 @@ def session_events(envelopes: list[dict], private_keys: dict[str, bytes], *, str
     from py_core import envelope
 
     opened, failed = envelope.open_all(envelopes, private_keys)
-    for item, exc in failed:
+    by_cause: dict[str, list] = {}
+    for item, exc in failed:  # one line per cause, not per envelope (a wrong key fails them all)
+        by_cause.setdefault(getattr(exc, "code", None) or type(exc).__name__, []).append((item, exc))
+    for cause, items in by_cause.items():
+        item, exc = items[0]
         env_id = item.get("id") if isinstance(item, dict) else None
-        _warn(f"{'error' if strict else 'skipped'}: envelope {env_id!r:.80}: {exc}")
+        first = f"envelope {env_id!r:.80}: {exc}"
+        what = first if len(items) == 1 else f"{len(items)} of {len(envelopes)} envelopes ({cause}); first: {first}"
+        _warn(f"{'error' if strict else 'skipped'}: {what}")
     if failed and strict:
         raise CLIError(f"{len(failed)} of {len(envelopes)} envelopes could not be opened")
     if envelopes and not opened:
@@ -205,6 +211,16 @@ def _rate(text: str) -> tuple[float, int] | None:
     return value
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of seconds > 0")
+    return value
+
+
 def _db_display(target: str) -> str:
     from py_core.collector.postgres import _redact
 
@@ -212,9 +228,8 @@ def _db_display(target: str) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from py_core import keys
+    from py_core.collector import connections
     from py_core.collector import openapi
     from py_core.collector.app import create_app
     from py_core.alerts import AlertError
@@ -237,6 +252,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             kids = [keys.load_public(path)[0] for path in args.only_key]
         except (OSError, ValueError) as exc:
             raise CLIError(f"cannot load --only-key: {exc}") from None
+    if args.max_connections is not None and args.max_connections < 1:
+        raise CLIError("--max-connections must be at least 1")
     if args.site and not Path(args.site).is_dir():
         raise CLIError(f"--site {args.site}: not a directory")
     db = args.db or os.environ.get(DB_ENV) or DEFAULT_DB
@@ -246,7 +263,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from None
     try:
         try:
-            extra_routes = team_routes(store)  # annotations, live sessions, alerts (docs/viewer.md)
+            # annotations, live sessions, alerts (docs/viewer.md)
+            extra_routes = team_routes(store, **({"alert_rate": None} if args.no_rate_limit else {}))
         except (AlertError, OSError) as exc:
             raise CLIError(f"alert policy (${ALERTS_ENV}): {exc}") from None
         app = create_app(
@@ -272,18 +290,61 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"serving http://{args.host}:{args.port}/", flush=True)
         proxy = {"proxy_headers": True, "forwarded_allow_ips": args.forwarded_allow_ips} if args.forwarded_allow_ips else {
             "proxy_headers": False}
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False,
-                    limit_concurrency=args.limit_concurrency, **proxy)
+        # Header time, idle connections and the connection cap (below the open-file
+        # limit) are bounded by py_core/collector/connections.py; body time by the app.
+        connections.run(app, host=args.host, port=args.port, max_connections=args.max_connections,
+                        header_timeout=args.header_timeout, log_level=args.log_level, server_header=False,
+                        timeout_keep_alive=args.keep_alive, limit_concurrency=args.limit_concurrency, **proxy)
     finally:
         store.close()
     return 0
+
+
+def _when(ms: Any) -> str:
+    """Epoch milliseconds as local date and time, ``2026-12-02 05:54:03``; ``?`` if not a time."""
+    import datetime
+
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)):
+        return "?"
+    try:
+        return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return "?"
+
+
+def _duration(ms: Any) -> str:
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or ms < 0:
+        return "?"
+    seconds = int(ms // 1000)
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
     if not args.url:
         raise CLIError("--url is required")
     url = f"{args.url.rstrip('/')}/v1/sessions?limit={args.limit}"
-    _print_json(_request_json(url, _token(args, required=True)), indent=2)
+    data = _request_json(url, _token(args, required=True))
+    if args.json:
+        _print_json(data, indent=2)
+        return 0
+    rows = data.get("sessions") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise CLIError(f"{args.url}: unexpected answer for /v1/sessions")
+    if not rows:
+        print("no sessions stored yet", file=sys.stderr)
+        return 0
+    table = [("SESSION", "STARTED", "LAST", "LENGTH", "PAGES", "BATCHES", "BYTES")]
+    for row in rows:
+        row = row if isinstance(row, dict) else {}
+        first, last = row.get("first_ts"), row.get("last_ts")
+        length = last - first if all(isinstance(v, (int, float)) for v in (first, last)) else None
+        table.append((str(row.get("sid", "?")), _when(first), _when(last), _duration(length),
+                      str(row.get("pages", "?")), str(row.get("envelopes", "?")), str(row.get("bytes", "?"))))
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        print("  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths))).rstrip())
+    print(f"{len(rows)} session{'s' if len(rows) != 1 else ''}; times are local (epoch ms with --json)",
+          file=sys.stderr)
     return 0
 
 
@@ -306,6 +367,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sightline`` command."""
     from py_core.collector.app import DEFAULT_BODY_TIMEOUT, DEFAULT_RATE_LIMIT, DEFAULT_SITE_RATE_LIMIT
+    from py_core.collector.connections import DEFAULT_HEADER_TIMEOUT
     from py_core.envelope import MAX_ENVELOPE_BYTES as MAX_BODY
 
     def rate_text(limit: tuple[float, int]) -> str:
@@ -336,10 +398,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ingest limit per client address, envelopes/s and burst, or off (default: %(default)s)")
     p.add_argument("--site-rate-limit", type=_rate, default=rate_text(DEFAULT_SITE_RATE_LIMIT), metavar="RATE/BURST",
                    help="ingest limit per site key (kid), or off (default: %(default)s)")
-    p.add_argument("--no-rate-limit", action="store_true", help="turn both rate limits off")
+    p.add_argument("--no-rate-limit", action="store_true",
+                   help="turn the rate limits off (ingest per address and per kid, alerts per address)")
     p.add_argument("--max-body", type=int, default=MAX_BODY, metavar="BYTES", help="largest ingest body (default: %(default)s)")
     p.add_argument("--body-timeout", type=float, default=DEFAULT_BODY_TIMEOUT, metavar="SECONDS",
-                   help="time a client has to send an ingest body, else 408; 0 for none (default: %(default)s)")
+                   help="time a client has to send a request body (any route), else 408; 0 for none (default: %(default)s)")
+    p.add_argument("--header-timeout", type=_positive, default=DEFAULT_HEADER_TIMEOUT, metavar="SECONDS",
+                   help="time a connection has to send a complete request head, else it is closed (default: %(default)s)")
+    p.add_argument("--keep-alive", type=_positive, default=5.0, metavar="SECONDS",
+                   help="close a keep-alive connection idle this long after a response (default: %(default)s)")
+    p.add_argument("--max-connections", type=int, metavar="N",
+                   help="open connections at most; over it the longest-idle one is closed "
+                        "(default: the open-file limit minus a reserve, e.g. 832 for 1024)")
     p.add_argument("--limit-concurrency", type=int, metavar="N",
                    help="answer 503 beyond N concurrent connections and requests (default: no limit)")
     p.add_argument("--forwarded-allow-ips", metavar="IPS",
@@ -350,7 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sessions", help="list sessions stored by a collector")
     p.add_argument("--url", required=True, help="collector base URL, e.g. http://127.0.0.1:8000")
     p.add_argument("--token", help=f"read token (default: ${TOKEN_ENV})")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=int, default=100, help="at most this many, newest first (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the API's JSON (times in epoch ms) instead of a table")
     p.set_defaults(func=cmd_sessions)
 
     for name, func, helptext, indent in (
@@ -370,9 +441,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Options whose value may start with "-" (a session id like "-x1y2z3w4", a generated
+#: token): ``--session -x...`` is rewritten to ``--session=-x...`` before argparse sees it.
+_DASH_VALUES = ("--session", "--token")
+
+
+def _join_dash_values(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+    flags = {flag for action in parser._actions for flag in action.option_strings}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            flags |= {flag for sub in action.choices.values() for a in sub._actions for flag in a.option_strings}
+    out, items = [], list(argv)
+    i = 0
+    while i < len(items):
+        value = items[i + 1] if i + 1 < len(items) else ""
+        if items[i] in _DASH_VALUES and value.startswith("-") and value != "--" and value.split("=")[0] not in flags:
+            out.append(f"{items[i]}={value}")
+            i += 2
+            continue
+        out.append(items[i])
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sightline`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv, parser))
     try:
         return args.func(args)
     except CLIError as exc:

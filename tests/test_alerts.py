@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import sys
+import time
 import urllib.error
 import urllib.request
 
 import pytest
 
+from conftest import Collector
 from py_core import alerts
+from py_core.collector import relay as relay_mod
 from team_helpers import Receiver, start_collector
 
 POLICY = alerts.Policy.from_json({
@@ -93,7 +99,8 @@ def test_collector_relays_to_slack_and_discord_once(relay):
         public = json.loads(r.read())
     assert public["fields"] == ["sid", "page"] and "webhooks" not in public
     [alert] = alerts.decide({"errors": 2.0}, public, context={"sid": "sess-relay-1", "page": "/demo/checkout.html"})
-    assert post(c.url + "/v1/alerts", alert) == (202, {"ok": True, "duplicate": False, "delivered": [204, 204]})
+    assert post(c.url + "/v1/alerts", alert) == (202, {"ok": True, "duplicate": False, "delivered": [204, 204],
+                                                       "held": False})
     got = receiver.wait_for(2)
     by = {r["path"]: r["json"] for r in got}
     assert "sess-relay-1" in json.dumps(by["/slack"]["blocks"]) and by["/slack"]["text"].startswith("Demo shop")
@@ -135,3 +142,167 @@ def test_device_check_accumulates_over_batches():
     assert [a["rule"] for a in out["alerts"]] == ["errors"] and out["alerts"][0]["value"] == 2.0
     assert out["state"]["totals"]["anomaly"] == 0.9 and out["state"]["fired"] == ["odd", "errors"]
     assert json.loads(alerts.device_check(json.dumps(out["state"]), json.dumps(second), policy))["alerts"] == []
+
+
+# --- the open alert route: never a 5xx, and webhook posts bounded per rule and per site ------
+
+
+def _policy_collector(tmp, policy: dict) -> Collector:
+    """A real `sightline serve` with ``policy`` as its $SIGHTLINE_ALERTS file."""
+    path = tmp / "alerts.json"
+    path.write_text(json.dumps(policy))
+    old = os.environ.get("SIGHTLINE_ALERTS")
+    os.environ["SIGHTLINE_ALERTS"] = str(path)
+    try:
+        return Collector(tmp / "alerts.db", None, secrets.token_urlsafe(16)).start()
+    finally:
+        if old is None:
+            del os.environ["SIGHTLINE_ALERTS"]
+        else:
+            os.environ["SIGHTLINE_ALERTS"] = old
+
+
+def post_raw(url: str, body: bytes) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+HUGE = "1" + "0" * 400  # a 401-digit integer: no float can hold it
+BAD_ALERTS = [
+    '{"rule": "errors", "metric": "\\ud800", "value": 1, "threshold": 1}',  # lone surrogate as metric
+    '{"rule": "errors", "metric": "errors", "value": 1, "threshold": 1, "\\udc00": 1}',  # ... as a field name
+    '{"rule": "\\udfff", "metric": "errors", "value": 1, "threshold": 1}',
+    '{"rule": "errors", "metric": "errors", "value": 1, "threshold": 1, "page": "/\\ud800"}',
+    f'{{"rule": "errors", "metric": "errors", "value": {HUGE}, "threshold": 1}}',
+    f'{{"rule": "errors", "metric": "errors", "value": 1, "threshold": {HUGE}}}',
+    f'{{"rule": "errors", "metric": "errors", "value": -{HUGE}, "threshold": -{HUGE}}}',
+    '{"rule": "errors", "metric": "errors", "value": 1e999, "threshold": 1}',
+    '{"rule": "errors", "metric": "errors", "value": NaN, "threshold": 1}',
+    '{"rule": {"a": [1, {"b": null}]}, "metric": ["errors"], "value": [1], "threshold": {"x": 1}}',
+    '{"rule": "errors", "metric": "errors", "value": 1, "threshold": 1, "sid": {"$gt": ""}}',
+    '{"rule": "errors", "metric": "errors", "value": 1, "threshold": 1, "bucket": ["mobile"]}',
+    '{"rule": "errors", "metric": "errors", "value": 1, "threshold": 1, "bucket": {"mobile": 1}}',
+    '{"rule": ["errors"], "metric": "errors", "value": 1, "threshold": 1}',
+    '{"rule": "errors", "metric": "errors", "value": true, "threshold": 1}',
+    '[[[[[[[[[[]]]]]]]]]]', '"\\ud800"', 'null', '1' + '0' * 1000, '{"\\ud800": "\\udc00"}',
+]
+
+
+@pytest.fixture(scope="module")
+def open_route(tmp_path_factory):
+    receiver = Receiver()
+    c = _policy_collector(tmp_path_factory.mktemp("open-alerts"), {
+        "site": "Shop", "fields": ["sid", "page", "bucket"],
+        "rules": [{"name": "errors", "metric": "errors", "at_least": 1},
+                  {"name": "frustrated", "metric": "frustration", "at_least": 0.6}],
+        "webhooks": [{"format": "slack", "url": receiver.url + "/slack"},
+                     {"format": "discord", "url": receiver.url + "/discord"}]})
+    yield c, receiver
+    c.stop()
+    receiver.close()
+
+
+@pytest.mark.parametrize("body", BAD_ALERTS)
+def test_alert_route_is_4xx_for_every_bad_input(open_route, body):
+    """With a policy loaded, lone surrogates, 401-digit integers and nested junk are a 4xx JSON error, never a 500."""
+    c, receiver = open_route
+    status, answer = post_raw(c.url + "/v1/alerts", body.encode("utf-8"))
+    assert 400 <= status < 500 and answer["error"] in ("bad_alert", "bad_json"), (status, answer)
+    answer["detail"].encode("ascii")  # the message quotes no raw client text
+    assert receiver.requests == []
+    assert "Traceback" not in c.log.read_text()
+
+
+def test_validate_alert_raises_only_alert_errors():
+    """The collector's check never lets an OverflowError or TypeError out, whatever the values."""
+    policy = alerts.Policy.from_json({"rules": [{"name": "errors", "metric": "errors", "at_least": 1}],
+                                      "fields": ["sid", "page", "bucket"]})
+    base = {"rule": "errors", "metric": "errors", "value": 1, "threshold": 1}
+    for key, value in [("value", 10 ** 400), ("threshold", 10 ** 400), ("value", -10 ** 400), ("value", float("inf")),
+                       ("metric", "\ud800"), ("\udc00", 1), ("rule", ["errors"]), ("bucket", [1]), ("bucket", {}),
+                       ("page", {"a": 1}), ("value", None), ("threshold", "1")]:
+        with pytest.raises(alerts.AlertError) as err:
+            relay_mod.validate_alert({**base, key: value}, policy)
+        str(err.value).encode("ascii")
+    assert relay_mod.validate_alert({**base, "value": 10 ** 300}, policy)["value"] == 1e300
+
+
+def test_varying_the_session_id_does_not_multiply_webhook_posts(tmp_path):
+    """25 alerts of one rule from 25 made-up session ids: 3 posts per webhook (the default budget), the rest held."""
+    receiver = Receiver()
+    c = _policy_collector(tmp_path, {"fields": ["sid"], "rules": [{"name": "errors", "metric": "errors", "at_least": 1}],
+                                     "webhooks": [{"format": "slack", "url": receiver.url + "/slack"},
+                                                  {"format": "discord", "url": receiver.url + "/discord"}]})
+    try:
+        answers = [post_raw(c.url + "/v1/alerts", json.dumps(
+            {"rule": "errors", "metric": "errors", "value": 1, "threshold": 1, "sid": f"sess-spam{i:04d}"}).encode())
+            for i in range(25)]
+        assert [a[0] for a in answers] == [202] * 25
+        assert [a[1].get("held") for a in answers] == [False] * 3 + [True] * 22
+        time.sleep(0.5)
+        assert len(receiver.requests) == 3 * 2  # Slack and Discord, 3 posts each
+        assert relay_mod.DEFAULT_LIMITS["per_rule"] == (3, 600.0)
+    finally:
+        c.stop()
+        receiver.close()
+
+
+def test_webhook_budget_per_rule_and_per_site_reports_held_alerts(tmp_path):
+    """Per rule and per site limits from the policy file; the next post says how many were held."""
+    receiver = Receiver()
+    c = _policy_collector(tmp_path, {
+        "site": "Shop", "fields": ["sid"], "limits": {"per_rule": [2, 3], "per_site": [3, 3]},
+        "rules": [{"name": "errors", "metric": "errors", "at_least": 1},
+                  {"name": "frustrated", "metric": "frustration", "at_least": 0.6}],
+        "webhooks": [{"format": "slack", "url": receiver.url + "/slack"}]})
+    try:
+        def alert(rule, metric, i):
+            return post_raw(c.url + "/v1/alerts", json.dumps({"rule": rule, "metric": metric, "value": 1,
+                                                              "threshold": 1 if rule == "errors" else 0.6,
+                                                              "sid": f"sess-budget{i:03d}"}).encode())[1]["held"]
+
+        assert [alert("errors", "errors", i) for i in range(6)] == [False, False, True, True, True, True]
+        assert [alert("frustrated", "frustration", i) for i in range(2)] == [False, True]  # the site's 3rd, then full
+        assert len(receiver.wait_for(3)) == 3
+        time.sleep(3.2)
+        assert alert("errors", "errors", 99) is False
+        last = receiver.wait_for(4)[-1]["json"]
+        assert "4 more sessions crossed this rule since the last message" in json.dumps(last)
+        assert len(receiver.requests) == 4
+    finally:
+        c.stop()
+        receiver.close()
+
+
+def test_post_budget_slides():
+    """PostBudget: per-rule and per-site windows slide; held counts are returned once, with the next post."""
+    now = [0.0]
+    budget = relay_mod.PostBudget({"per_rule": (1, 10.0), "per_site": (2, 10.0)}, clock=lambda: now[0])
+    assert budget.take("a") == (True, 0)
+    assert budget.take("a") == (False, 1) and budget.take("a") == (False, 2)
+    assert budget.take("b") == (True, 0) and budget.take("c") == (False, 1)  # the site is full
+    now[0] = 10.0
+    assert budget.take("a") == (True, 2) and budget.take("a") == (False, 1)
+
+
+def test_bad_limits_in_a_policy_file_are_refused(tmp_path):
+    path = tmp_path / "p.json"
+    for limits in ({"per_rule": [0, 5]}, {"per_rule": [1]}, {"per_day": [1, 1]}, {"per_site": [1, -1]}, [1, 2]):
+        path.write_text(json.dumps({"rules": [], "limits": limits}))
+        with pytest.raises(alerts.AlertError, match="limits"):
+            relay_mod.load_policy(str(path))
+
+
+def test_device_side_alerts_module_carries_no_webhook_code():
+    """py_core.alerts (shipped to visitors' workers) imports without urllib.request; the relay names still resolve."""
+    import subprocess
+
+    code = ("import sys; import py_core.alerts as a; assert 'urllib.request' not in sys.modules, 'urllib'; "
+            "assert 'py_core.collector.relay' not in sys.modules; print(a.validate_alert is __import__("
+            "'py_core.collector.relay', fromlist=['x']).validate_alert)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "True", out.stderr

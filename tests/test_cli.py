@@ -197,7 +197,7 @@ def test_decrypt_and_sessions_from_a_live_collector(live_collector, tmp_path, ke
                          "--session", "sess-0001")
     assert code == 0 and [e["ts"] for e in json.loads(out)] == [1000, 1500, 2000, 2500, 5000, 5100]
     monkeypatch.setenv("SIGHTLINE_TOKEN", TOKEN)
-    code, out, _ = run(capsys, "sessions", "--url", live_collector)
+    code, out, _ = run(capsys, "sessions", "--url", live_collector, "--json")
     assert code == 0 and json.loads(out)["sessions"][0]["envelopes"] == 3
     monkeypatch.setenv("SIGHTLINE_TOKEN", "wrong")
     code, _, err = run(capsys, "decrypt", "--key", keyfile, "--url", live_collector, "--session", "sess-0001")
@@ -232,3 +232,64 @@ def test_serve_with_a_bad_alert_policy_is_a_clear_error(tmp_path, capsys, monkey
     code, out, err = run(capsys, "serve", "--db", tmp_path / "s.db", "--token", TOKEN, "--port", "1")
     assert code == 1 and err.startswith("sightline: error: alert policy ($SIGHTLINE_ALERTS)") and expected in err
     assert "Traceback" not in err and "serving" not in out
+
+
+# --- first-run polish: readable session list, ids starting with "-", one line for a wrong key ------
+
+
+def test_sessions_prints_a_table_with_readable_times(live_collector, tmp_path, keyfile, capsys):
+    """`sightline sessions` prints one row per session with local date-times and a length, not epoch ms."""
+    import datetime
+    import urllib.request
+
+    pair = keys.load(keyfile)
+    for env in json.loads(session_file(tmp_path, pair).read_text()):
+        req = urllib.request.Request(f"{live_collector}/v1/ingest", data=json.dumps(env).encode(), method="POST")
+        urllib.request.urlopen(req, timeout=10).close()
+    code, out, err = run(capsys, "sessions", "--url", live_collector, "--token", TOKEN)
+    assert code == 0, err
+    header, row = out.splitlines()
+    assert header.split() == ["SESSION", "STARTED", "LAST", "LENGTH", "PAGES", "BATCHES", "BYTES"]
+    first = datetime.datetime.fromtimestamp(1000 / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    last = datetime.datetime.fromtimestamp(5000 / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    cells = row.split()
+    assert cells[0] == "sess-0001" and " ".join(cells[1:3]) == first and " ".join(cells[3:5]) == last
+    assert cells[5:8] == ["0m04s", "2", "3"]
+    assert "1000" not in row.split("  ")[0] and "1 session;" in err
+    code, out, _ = run(capsys, "sessions", "--url", live_collector, "--token", TOKEN, "--json")
+    assert json.loads(out)["sessions"][0]["first_ts"] == 1000
+
+
+def test_session_ids_and_tokens_starting_with_a_dash(live_collector, tmp_path, keyfile, capsys):
+    """`--session -x...` and `--token -x...` take the value (session ids and generated tokens may start with -)."""
+    import urllib.request
+
+    pair = keys.load(keyfile)
+    path = tmp_path / "dash.json"
+    envs = [batch(pair, "page_a001", 0, 1000, 1000, sid="-dash-sid1"), batch(pair, "page_a001", 0, 9000, 9000, sid="sess-other")]
+    path.write_text(json.dumps(envs))
+    code, out, err = run(capsys, "decrypt", "--key", keyfile, "--file", path, "--session", "-dash-sid1")
+    assert code == 0 and [e["ts"] for e in json.loads(out)] == [1000], err
+    code, out, err = run(capsys, "decrypt", "--key", keyfile, "--file", path, "--session", "--dash-sid2")
+    assert code == 1 and "no envelopes for session --dash-sid2" in err
+    urllib.request.urlopen(urllib.request.Request(f"{live_collector}/v1/ingest", data=json.dumps(envs[0]).encode(),
+                                                  method="POST"), timeout=10).close()
+    code, out, err = run(capsys, "decrypt", "--key", keyfile, "--url", live_collector, "--token", TOKEN,
+                         "--session", "-dash-sid1")
+    assert code == 0 and [e["ts"] for e in json.loads(out)] == [1000], err
+    code, _, err = run(capsys, "decrypt", "--key", keyfile, "--url", live_collector, "--token", "-not-the-token",
+                       "--session", "-dash-sid1")
+    assert code == 1 and "HTTP 401" in err  # the dash token was sent, not taken for an option
+    with pytest.raises(SystemExit):  # a missing value is still an error, not swallowed as the next option
+        cli.main(["decrypt", "--key", str(keyfile), "--file", str(path), "--session", "--strict"])
+
+
+def test_wrong_key_is_one_line_not_one_per_envelope(tmp_path, keyfile, capsys):
+    """Thirty envelopes sealed to another key: one line saying how many and why, then the error."""
+    other = keys.generate()
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps([batch(other, "page_a001", i, 1000 + i, 1000 + i) for i in range(30)]))
+    code, out, err = run(capsys, "decrypt", "--key", keyfile, "--file", path)
+    lines = err.splitlines()
+    assert code == 1 and out == "" and len(lines) == 2, err
+    assert "30 of 30 envelopes (unknown_kid)" in lines[0] and "wrong --key?" in lines[1]

@@ -16,6 +16,7 @@ import secrets
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -33,6 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = secrets.token_urlsafe(16)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 EXAMPLES = int(os.environ.get("SIGHTLINE_FUZZ_EXAMPLES", "60"))
+#: The alert policy the fuzzed server runs with (its webhook is a closed local port).
+POLICY = {"site": "Fuzz", "fields": ["sid", "page", "bucket"],
+          "rules": [{"name": "errors", "metric": "errors", "at_least": 1},
+                    {"name": "frustrated", "metric": "frustration", "at_least": 0.6}],
+          "webhooks": [{"format": "slack", "url": "http://127.0.0.1:9/hook"}]}
 
 
 def _free_port() -> int:
@@ -49,11 +55,14 @@ def live_url(request, tmp_path_factory):
     db = (str(tmp_path_factory.mktemp("fuzz") / "fuzz.db") if request.param == "sqlite"
           else request.getfixturevalue("postgres").new_database())
     port = _free_port()
-    log = tmp_path_factory.mktemp("fuzzlog") / "serve.log"
+    logdir = tmp_path_factory.mktemp("fuzzlog")
+    log = logdir / "serve.log"
+    (logdir / "alerts.json").write_text(json.dumps(POLICY))  # the team routes run with an alert policy loaded
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "py_core.cli", "serve", "--db", db, "--port", str(port),
                                  "--token", TOKEN, "--no-rate-limit", "--log-level", "warning"],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "SIGHTLINE_ALERTS": str(logdir / "alerts.json")})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -90,6 +99,55 @@ def test_openapi_fuzz_against_running_server(case, live_url):
     case.call_and_validate(base_url=live_url, headers=AUTH, checks=CHECKS, timeout=30)
 
 
+# --- the open alert route with a policy loaded: arbitrary JSON, surrogates, huge numbers ---------
+
+_text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=12) | st.text(
+    alphabet=st.characters(categories=["Cs"]), min_size=1, max_size=3)  # lone surrogates, often
+_number = st.integers(min_value=-10 ** 500, max_value=10 ** 500) | st.integers(min_value=-5, max_value=5) | st.floats()
+_scalar = st.none() | st.booleans() | _number | _text | st.sampled_from(
+    ["errors", "frustrated", "frustration", "sess-fuzz0001", "/a/b", "mobile"])
+_junk = st.recursive(_scalar, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+                     max_leaves=8)
+_rule = st.sampled_from([("errors", "errors"), ("frustrated", "frustration")])
+
+
+@st.composite
+def _near_valid(draw):
+    """A well-formed alert with one or two parts replaced by junk (or a junk field name added)."""
+    name, metric = draw(_rule)
+    alert = {"rule": name, "metric": metric, "value": draw(_number), "threshold": draw(_number)}
+    for key in draw(st.lists(st.sampled_from(["rule", "metric", "value", "threshold", "sid", "page", "bucket"]),
+                             max_size=2)):
+        alert[key] = draw(_junk)
+    if draw(st.booleans()):
+        alert[draw(_text)] = draw(_junk)
+    return alert
+
+
+_alert_bodies = _near_valid() | st.dictionaries(_text, _junk, max_size=5) | _junk
+
+
+def _post_alert(url: str, body: bytes) -> tuple[int, bytes]:
+    req = urllib.request.Request(url + "/v1/alerts", data=body, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@settings(max_examples=EXAMPLES * 3, deadline=None, suppress_health_check=list(HealthCheck))
+@given(obj=_alert_bodies)
+def test_alert_route_never_5xx_on_arbitrary_json(live_url, obj):
+    """POST /v1/alerts with a policy loaded answers 2xx or a 4xx JSON error to any JSON at all."""
+    body = json.dumps(obj, ensure_ascii=True).encode()  # lone surrogates travel as \\udXXX escapes
+    status, answer = _post_alert(live_url, body)
+    assert status in (200, 202, 400, 413, 429), (status, answer[:300])
+    parsed = json.loads(answer)
+    if status >= 400:
+        assert parsed["error"] in ("bad_alert", "bad_json", "too_large", "rate_limited"), parsed
+
+
 def test_served_openapi_document_is_the_fuzzed_one(live_url):
     """GET /v1/openapi.json on the running server is the document the fuzz run uses."""
     with urllib.request.urlopen(f"{live_url}/v1/openapi.json", timeout=10) as r:
@@ -107,7 +165,7 @@ def test_every_served_v1_route_is_documented(tmp_path):
     store = SQLiteStore(tmp_path / "doc.db")
     app = create_app(store, token=TOKEN, extra_routes=team_routes(store), extra_openapi=openapi.TEAM_PATHS)
     served = {(r.path, m.lower()) for r in app.routes if isinstance(r, Route) and r.path.startswith("/v1/")
-              for m in r.methods if m != "HEAD"}
+              and r.include_in_schema for m in r.methods if m != "HEAD"}  # not the /v1 fallback (404/405)
     documented = {(path, method) for path, item in DOCUMENT["paths"].items() for method in item}
     assert served == documented
     store.close()

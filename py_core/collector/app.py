@@ -17,6 +17,7 @@ storage trouble is a retryable 503.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -32,20 +33,21 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 
 from py_core import envelope
 from py_core.collector import openapi
+from py_core.collector.connections import THROTTLE
 from py_core.collector.store import Store
 
-__all__ = ["DEFAULT_RATE_LIMIT", "DEFAULT_SITE_RATE_LIMIT", "RateLimiter", "TokenCheck", "create_app"]
+__all__ = ["DEFAULT_RATE_LIMIT", "DEFAULT_SITE_RATE_LIMIT", "RateLimiter", "RequestGuard", "TokenCheck", "create_app"]
 
 log = logging.getLogger("sightline.collector")
 
 DEFAULT_MAX_BODY = envelope.MAX_ENVELOPE_BYTES
 #: Default ingest rate limit per client address: (envelopes per second, burst).
 DEFAULT_RATE_LIMIT = (20.0, 200)
-#: Seconds a client has to send an ingest body (slow-sender guard).
+#: Seconds a client has to send a request body, on every route (slow-sender guard).
 DEFAULT_BODY_TIMEOUT = 30.0
 #: Default ingest rate limit per site key (``kid``): (envelopes per second, burst).
 DEFAULT_SITE_RATE_LIMIT = (500.0, 5000)
@@ -127,17 +129,68 @@ class TokenCheck:
         return self(value.strip().encode("utf-8", "surrogateescape")) and scheme.lower() == "bearer"
 
 
-async def _read_body_within(request: Request, limit: int, timeout: float | None) -> bytes:
-    """:func:`_read_body`, or a 408 ``_Reject`` if the body takes longer than ``timeout`` seconds."""
-    import asyncio
+class RequestGuard:
+    """ASGI middleware in front of every route (docs/collector.md, "Slow and idle clients").
 
-    if timeout is None:
-        return await _read_body(request, limit)
-    try:
-        async with asyncio.timeout(timeout):
-            return await _read_body(request, limit)
-    except TimeoutError:
-        raise _Reject(408, "request_timeout", f"the body did not arrive within {timeout:g} s") from None
+    - A request that declares both ``Content-Length`` and ``Transfer-Encoding`` is refused
+      with 400 ``bad_request`` and the connection closed (RFC 9112 §6.3: such a message is
+      a request-smuggling vector; the two framings may be read differently by a proxy).
+    - A request that declares a body has ``timeout`` seconds, from the end of its head,
+      to deliver all of it (or to be answered): otherwise the handler is cancelled and the
+      client gets 408 ``request_timeout`` with ``Connection: close``. This holds on every
+      route, whatever the handler does with the body.
+    - A client that disconnects mid-body is one throttled log line, not a traceback.
+    """
+
+    def __init__(self, app, timeout: float | None):
+        self.app, self.timeout = app, timeout
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        names = {name.lower() for name, _ in scope.get("headers") or ()}
+        chunked, sized = b"transfer-encoding" in names, b"content-length" in names
+        if chunked and sized:
+            THROTTLE("framing", "refused a request with both Content-Length and Transfer-Encoding (400)")
+            await _error(400, "bad_request", "send either Content-Length or Transfer-Encoding, not both",
+                         {"Connection": "close"})(scope, receive, send)
+            return
+        if self.timeout is None or not (chunked or sized):
+            await self.app(scope, receive, send)
+            return
+        started = False
+        deadline = asyncio.timeout(self.timeout)
+
+        def stop_clock() -> None:
+            try:
+                deadline.reschedule(None)
+            except RuntimeError:  # not entered, or already left
+                pass
+
+        async def timed_receive():
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                stop_clock()
+            return message
+
+        async def timed_send(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                stop_clock()
+            await send(message)
+
+        try:
+            async with deadline:
+                await self.app(scope, timed_receive, timed_send)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            THROTTLE("body_timeout", "a request body did not arrive within %g s (408)", self.timeout)
+            if not started:
+                await _error(408, "request_timeout", f"the body did not arrive within {self.timeout:g} s",
+                             {"Connection": "close"})(scope, receive, send)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -196,8 +249,9 @@ def create_app(
       The address is the TCP peer; behind a reverse proxy run uvicorn with
       ``--forwarded-allow-ips`` (``sightline serve --forwarded-allow-ips``) so it is the
       visitor's, or rate-limit at the proxy.
-    - ``body_timeout``: seconds a client has to send its whole body (slow senders get
-      408 ``request_timeout`` and their connection back), or None.
+    - ``body_timeout``: seconds a client has, on every route, to send its whole body
+      (slow senders get 408 ``request_timeout`` and the connection is closed), or None.
+      Header time and idle connections are bounded by the server (connections.py).
     - ``store_threads``: how many store calls may run at once (threads).
     - ``site_rate_limit`` is the same per site key (the envelope's ``kid``), or None.
     - ``kids``: if given, only envelopes sealed to these key ids are accepted (403
@@ -247,7 +301,7 @@ def create_app(
         if limiter is not None and (refused := rate_limited(limiter, _client_key(request), "client address")):
             return refused
         try:
-            body = await _read_body_within(request, max_body, body_timeout)
+            body = await _read_body(request, max_body)
             env = envelope.parse(body)
             envelope.check_enc(env)
         except _Reject as exc:
@@ -313,6 +367,25 @@ def create_app(
         Route("/v1/sessions/{sid}", session, methods=["GET"]),
         *extra_routes,
     ]
+    api_routes = list(routes)
+
+    class ApiFallback:
+        """Any other /v1/ request, any method: 405 if another method would match, else 404;
+        so a static site mounted at / never answers for the API (GET /v1/ingest is 405)."""
+
+        async def __call__(self, scope, receive, send) -> None:
+            allowed = set()
+            for route in api_routes:
+                if isinstance(route, Route) and route.matches(scope)[0] is Match.PARTIAL:
+                    allowed |= set(route.methods or ())
+            if allowed:
+                answer = _error(405, "method_not_allowed", "Method Not Allowed", {"Allow": ", ".join(sorted(allowed))})
+            else:
+                answer = _error(404, "not_found", "Not Found")
+            await answer(scope, receive, send)
+
+    # An ASGI-app endpoint, so the route takes every method (a function endpoint takes GET only).
+    routes.append(Route("/v1/{rest:path}", ApiFallback(), include_in_schema=False))
     if demo:
         from py_core.collector.demo import routes as demo_routes
 
@@ -332,9 +405,15 @@ def create_app(
     async def server_error(request: Request, exc: Exception) -> Response:
         return _error(500, "internal", "unexpected server error")
 
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client went away mid-body: nobody will read an answer. One line, no traceback.
+        THROTTLE("disconnect", "a client disconnected mid-body on %s %s", request.method, request.url.path)
+        return _error(400, "bad_request", "client disconnected")
+
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(RequestGuard, timeout=body_timeout),
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(cors_origins),
@@ -344,7 +423,7 @@ def create_app(
                 max_age=86400,
             )
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={HTTPException: http_error, ClientDisconnect: client_gone, Exception: server_error},
     )
     app.state.store = store
     app.state.token_check = token_check

@@ -185,6 +185,7 @@ TEAM_PATHS: dict = {
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}}},
             "responses": {"201": _json("IngestOk", "stored"), "200": _json("IngestOk", "already stored"),
                           "400": _err("malformed envelope or pid is not \"annotation\""), "401": _UNAUTHORIZED,
+                          "408": _err("request_timeout: the body did not arrive in time"),
                           "409": _err("id_conflict"), "413": _err("too_large")},
         },
         "get": {
@@ -217,8 +218,12 @@ TEAM_PATHS: dict = {
         "post": {
             "operationId": "postAlert", "summary": "Relay a device-side alert to the team's webhooks", "security": [],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _OBJ}}},
-            "responses": {"202": _plain("relayed"), "200": _plain("already alerted (duplicate)"),
+            "description": "Webhook posts are bounded per rule and per site (docs/collector.md): an alert "
+                           "over the budget is accepted and held (`held: true`), and counted in the rule's next post.",
+            "responses": {"202": _plain("relayed (`delivered`: webhook statuses) or held over the post budget"),
+                          "200": _plain("already alerted (duplicate)"),
                           "400": _err("bad_alert or bad_json"), "404": _err("no_alerts: no alert policy"),
+                          "408": _err("request_timeout: the body did not arrive in time"),
                           "429": _err("rate_limited")},
         },
         "options": {"operationId": "alertOptions", "security": [], "summary": "CORS preflight",

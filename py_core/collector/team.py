@@ -15,7 +15,10 @@ Routes (added to the app through ``create_app(extra_routes=...)``; docs/viewer.m
 - ``GET /v1/alerts/policy`` (open): the public part of the alert policy, so devices
   decide. ``POST /v1/alerts`` (open, size- and rate-limited): one alert a device
   decided; checked against the policy, de-duplicated per session and rule, relayed to
-  the webhooks in Slack's / Discord's format (py_core.alerts).
+  the webhooks in Slack's / Discord's format within a post budget per rule and per site
+  (py_core.collector.relay).
+
+Every read route answers 401 with ``WWW-Authenticate: Bearer`` without the token.
 
 Annotations and relayed-alert marks live in a small SQLite database of their own
 (``SIGHTLINE_TEAM_DB``, else ``<collector db>-team.db`` next to a SQLite store, else
@@ -39,6 +42,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from py_core import alerts, envelope
+from py_core.collector import relay
 
 __all__ = ["ANNOTATION_PID", "TeamStore", "routes"]
 
@@ -56,8 +60,10 @@ CREATE TABLE IF NOT EXISTS alerts_sent (
 """
 
 
-def _error(status: int, code: str, detail: str = "") -> JSONResponse:
-    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=_NO_STORE)
+def _error(status: int, code: str, detail: str = "", headers: dict | None = None) -> JSONResponse:
+    # details may quote client input: keep them encodable (a lone surrogate becomes \\udXXX)
+    detail = detail.encode("utf-8", "backslashreplace").decode("utf-8")
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers={**_NO_STORE, **(headers or {})})
 
 
 class TeamStore:
@@ -136,27 +142,34 @@ class _Window:
 
 
 def routes(store, *, team_db: str | None = None, policy: alerts.Policy | str | None = None,
-           poll_s: float = 0.5, sender=alerts.send) -> list[Route]:
+           poll_s: float = 0.5, sender=None, limits: dict | None = None,
+           alert_rate: tuple[int, float] | None = (30, 60.0)) -> list[Route]:
     """The team routes around the collector's envelope ``store``.
 
     ``policy`` is an alerts.Policy, a path to a policy file, or None (then
     ``SIGHTLINE_ALERTS`` names the file; without one, alerts are refused with 404).
-    ``sender(webhook, alert, site)`` posts one alert (injectable for tests of this
-    module alone; the collector uses :func:`py_core.alerts.send`).
+    ``sender(webhook, alert, site, more=N)`` posts one alert (injectable for tests of
+    this module alone; the collector uses :func:`py_core.collector.relay.send`).
+    ``alert_rate`` is ``(alerts, per seconds)`` accepted per client address, or None.
+    ``limits`` overrides the webhook post budget (relay.DEFAULT_LIMITS; a policy file
+    may carry its own ``"limits"``).
     """
     team = TeamStore(team_db or _team_db_for(store))
     if policy is None and os.environ.get("SIGHTLINE_ALERTS"):
         policy = os.environ["SIGHTLINE_ALERTS"]
     if isinstance(policy, str):
-        policy = alerts.Policy.load(policy)
-    limiter = _Window(30, 60.0)
+        policy, file_limits = relay.load_policy(policy)
+        limits = {**file_limits, **(limits or {})}
+    sender = sender or relay.send
+    budget = relay.PostBudget(limits)
+    limiter = _Window(*alert_rate) if alert_rate else None
 
     def authorized(request: Request) -> bool:
         check = getattr(request.app.state, "token_check", None)
         return bool(check and check.request_ok(request))
 
     def unauthorized() -> JSONResponse:
-        return _error(401, "unauthorized", "send Authorization: Bearer <token>")
+        return _error(401, "unauthorized", "send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
 
     async def read_json(request: Request, limit: int):
         body = b""
@@ -252,10 +265,10 @@ def routes(store, *, team_db: str | None = None, policy: alerts.Policy | str | N
             return Response(status_code=204)
         if policy is None:
             return _error(404, "no_alerts", "this collector has no alert policy")
-        if not limiter.allow(request.client.host if request.client else "?"):
+        if limiter is not None and not limiter.allow(request.client.host if request.client else "?"):
             return _error(429, "rate_limited", "too many alerts; retry later")
         try:
-            alert = alerts.validate_alert(json.loads(await read_json(request, alerts.MAX_ALERT_BYTES)), policy)
+            alert = relay.validate_alert(json.loads(await read_json(request, relay.MAX_ALERT_BYTES)), policy)
         except alerts.AlertError as exc:
             return _error(400, "bad_alert", str(exc))
         except (ValueError, RecursionError) as exc:
@@ -263,12 +276,18 @@ def routes(store, *, team_db: str | None = None, policy: alerts.Policy | str | N
         key = alert.get("sid") or f"anon-{int(time.time() // 60)}"
         if not await run_in_threadpool(team.first_alert, key, alert["rule"]):
             return JSONResponse({"ok": True, "duplicate": True}, headers=_NO_STORE)
+        # Posts are bounded per rule and per site, not per session: a caller varying the
+        # session id gets its alerts counted ("held"), not posted.
+        allowed, more = budget.take(alert["rule"])
+        if not allowed:
+            return JSONResponse({"ok": True, "duplicate": False, "delivered": [], "held": True},
+                                status_code=202, headers=_NO_STORE)
 
-        def relay() -> list[int]:
-            return [sender(hook, alert, policy.site) for hook in policy.webhooks]
+        def post_all() -> list[int]:
+            return [sender(hook, alert, policy.site, more=more) for hook in policy.webhooks]
 
-        statuses = await run_in_threadpool(relay)
-        return JSONResponse({"ok": True, "duplicate": False, "delivered": statuses},
+        statuses = await run_in_threadpool(post_all)
+        return JSONResponse({"ok": True, "duplicate": False, "delivered": statuses, "held": False},
                             status_code=202, headers=_NO_STORE)
 
     return [
