@@ -30,7 +30,7 @@ const MAX_BACKOFF_MS = 60_000;
 const MAX_FAILURES = 3; // tries to process one batch before it is dropped
 const KEEPALIVE_MAX = 60_000; // keepalive requests share a 64 KiB in-flight budget
 const IDLE_MS = 3_000; // no click, key, scroll or pointer move for this long: the visitor is idle
-const PASS_GAP_MS = 10_000; // a booted interpreter runs again at most this often (unless flushed)
+const PASS_GAP_MS = 10_000; // a booted interpreter runs again after this, doubling per pass up to 16x (unless flushed)
 const CACHE = `sightline-runtime-${RT.build}`; // Cache Storage: the runtime and the snapshot
 const SNAPSHOT = 'snapshot'; // its key in that cache (relative to the worker's base URL)
 // What the visitor does, as opposed to what the page does by itself (mutations, timers).
@@ -165,13 +165,17 @@ function pythonDue() {
   if (!loadedAt) return false;
   const now = Date.now();
   const quiet = now - Math.max(lastInput, loadedAt);
-  return quiet >= IDLE_MS && now - lastPass >= PASS_GAP_MS;
+  return quiet >= IDLE_MS && now - lastPass >= passGap();
 }
+
+/** A page that keeps changing by itself (animations) while its visitor idles is analysed
+ * less and less often: each pass re-reads the whole session. */
+const passGap = () => (stats.passes ? PASS_GAP_MS * 2 ** Math.min(stats.passes - 1, 4) : 0);
 
 function scheduleIdle() {
   if (!loadedAt || stopped) return;
   const now = Date.now();
-  const wait = Math.max(IDLE_MS - (now - Math.max(lastInput, loadedAt)), PASS_GAP_MS - (now - lastPass), 50);
+  const wait = Math.max(IDLE_MS - (now - Math.max(lastInput, loadedAt)), passGap() - (now - lastPass), 50);
   clearTimeout(idleTimer);
   idleTimer = setTimeout(async () => {
     if ((await queue.counts()).raw) kick();
