@@ -391,9 +391,9 @@ def create_app(
 
         routes += demo_routes()
     if site_dir is not None:
-        from starlette.staticfiles import StaticFiles
+        from py_core.collector.static import static_site  # precompressed, cached (docs/deploy.md)
 
-        routes.append(Mount("/", app=StaticFiles(directory=str(site_dir), html=True), name="site"))
+        routes.append(Mount("/", app=static_site(site_dir), name="site"))
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
         headers = dict(exc.headers or {})
