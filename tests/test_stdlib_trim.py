@@ -1,8 +1,9 @@
 """The visitor's runtime as build.py writes it (site/runtime/, ADR 0006) runs the worker's
 Python: Pyodide 0.27.7 booted in Node.js on the trimmed python_stdlib.zip, the worker's
 pyodide-lock.json (no packages) and the worker's py_core zip imports py_core.worker_api
-and py_core.alerts and gives the same analyze() and mask_events() results as CPython on
-recorded sessions, with no numpy and nothing from outside those two zips."""
+and py_core.alerts, runs what the worker runs (warm, process_visit) and gives the same
+analyze() and mask_events() results as CPython on recorded sessions, with no numpy and
+nothing from outside those two zips."""
 
 from __future__ import annotations
 
@@ -65,18 +66,26 @@ from py_core.insights import analyze
 from py_core.masking import mask_events
 
 inp = json.loads(input_json)
-out = {"analyze": [], "masked": [], "batches": 0, "alerts": []}
-for events in inp["sessions"]:
+worker_api.warm()  # what the worker runs before it keeps a snapshot
+out = {"analyze": [], "masked": [], "batches": 0, "alerts": [], "verdicts": {}}
+batches = []
+for n, events in enumerate(inp["sessions"]):
     out["analyze"].append(analyze(events))
     out["masked"].append(mask_events(events))
     state = "{}"
     for seq, start in enumerate(range(0, len(events), 400)):
-        batch = {"events": events[start:start + 400], "sid": "sess-trim", "pid": "p1", "seq": seq}
+        batch = {"events": events[start:start + 400], "sid": f"sess-trim-{n}", "pid": "p1", "seq": seq}
+        batches.append(batch)
         payload = worker_api.process_batch(json.dumps(batch))
         step = json.loads(alerts.device_check(state, payload, json.dumps(inp["policy"])))
         state = json.dumps(step["state"])
-        out["alerts"] += [a["rule"] for a in step["alerts"]]
         out["batches"] += 1
+# The worker's pass: the visit's whole backlog in one call, verdicts per session.
+answer = json.loads(worker_api.process_visit(json.dumps(
+    {"batches": batches, "history": {}, "policy": inp["policy"], "fired": {}})))
+assert not [b for b in answer["batches"] if "error" in b], answer["batches"]
+out["verdicts"] = answer["verdicts"]
+out["alerts"] = sorted(a["rule"] + ":" + a["sid"] for a in answer["alerts"])
 missing = []
 for name in ("unittest", "numpy", "sqlite3"):
     try:
@@ -135,7 +144,9 @@ def test_trimmed_stdlib_runs_the_worker_python(site_dir, runtime, sessions, tmp_
     expected = [analyze(s) for s in sessions]
     assert json.dumps(out["analyze"], sort_keys=True) == json.dumps(expected, sort_keys=True)
     assert json.dumps(out["masked"], sort_keys=True) == json.dumps([mask_events(s) for s in sessions], sort_keys=True)
-    assert "frustrated" in out["alerts"]  # the frustrated persona crosses the example rule
+    verdicts = {f"sess-trim-{n}": analyze(mask_events(s)) for n, s in enumerate(sessions)}
+    assert json.dumps(out["verdicts"], sort_keys=True) == json.dumps(verdicts, sort_keys=True)
+    assert "frustrated:sess-trim-1" in out["alerts"]  # the frustrated persona crosses the example rule
 
 
 def test_memory_snapshot_on_the_trimmed_stdlib(site_dir, runtime, sessions, tmp_path):
