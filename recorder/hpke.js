@@ -104,6 +104,8 @@ function labeledExpand(suiteId, prk, label, info, L) {
 
 // ------------------------------------------------------------------- X25519
 
+const isCryptoKey = (k) => typeof CryptoKey !== 'undefined' && k instanceof CryptoKey;
+
 /** @param {Uint8Array} skRaw 32 bytes @returns {Promise<CryptoKey>} */
 function importPrivate(skRaw, extractable = false) {
   if (skRaw.length !== NSK) throw new Error(`hpke: X25519 private key must be ${NSK} bytes, got ${skRaw.length}`);
@@ -122,11 +124,13 @@ export async function publicFromPrivate(skRaw) {
   return fromBase64Url(/** @type {string} */ (jwk.x));
 }
 
-/** DH(sk, pk): X25519; an all-zero output (small-order pk) is an error (RFC 9180 §7.1.4). */
-async function dh(skRaw, pkRaw) {
+/** DH(sk, pk): X25519; an all-zero output (small-order pk) is an error (RFC 9180 §7.1.4).
+ * `sk` is raw bytes or an X25519 private CryptoKey (which may be non-extractable). */
+async function dh(sk, pkRaw) {
   let z;
   try {
-    z = new Uint8Array(await subtle().deriveBits({ name: 'X25519', public: await importPublic(pkRaw) }, await importPrivate(skRaw), 256));
+    const key = isCryptoKey(sk) ? sk : await importPrivate(sk);
+    z = new Uint8Array(await subtle().deriveBits({ name: 'X25519', public: await importPublic(pkRaw) }, key, 256));
   } catch (e) {
     throw new Error(`hpke: X25519 failed (invalid or small-order public key?): ${e && e.message ? e.message : e}`);
   }
@@ -184,16 +188,20 @@ export async function encap(pkR, ikmE) {
 
 /**
  * Decap(enc, skR) -> shared_secret.
- * @param {BufferSource} enc @param {BufferSource} skR raw recipient private key
+ * @param {BufferSource} enc
+ * @param {BufferSource|CryptoKey} skR raw recipient private key, or an X25519 private CryptoKey
+ * @param {BufferSource} [pkR] the recipient's raw public key: required with a CryptoKey
+ *   (a non-extractable key cannot give it back), else derived from skR
  * @returns {Promise<Uint8Array>}
  */
-export async function decap(enc, skR) {
+export async function decap(enc, skR, pkR = undefined) {
   const encB = bytes(enc);
-  const skRm = bytes(skR);
+  if (isCryptoKey(skR) && pkR === undefined) throw new Error('hpke: decap with a CryptoKey needs its public key');
+  const skRm = isCryptoKey(skR) ? skR : bytes(skR);
   // pkE = DeserializePublicKey(enc); dh = DH(skR, pkE)
   const dhOut = await dh(skRm, encB);
   // kem_context = enc || SerializePublicKey(pk(skR))
-  const pkRm = await publicFromPrivate(skRm);
+  const pkRm = pkR !== undefined ? bytes(pkR) : await publicFromPrivate(skRm);
   return extractAndExpand(dhOut, concat(encB, pkRm));
 }
 
@@ -283,11 +291,12 @@ export async function setupBaseS(pkR, info = new Uint8Array(0), ikmE = undefined
 
 /**
  * SetupBaseR(enc, skR, info) (§5.1.1).
- * @param {BufferSource} enc @param {BufferSource} skR raw recipient private key (32 bytes) @param {BufferSource} [info]
+ * @param {BufferSource} enc @param {BufferSource|CryptoKey} skR raw recipient private key (32 bytes) or CryptoKey
+ * @param {BufferSource} [info] @param {BufferSource} [pkR] raw public key (required with a CryptoKey)
  * @returns {Promise<Context>}
  */
-export async function setupBaseR(enc, skR, info = new Uint8Array(0)) {
-  return keySchedule(await decap(enc, skR), info);
+export async function setupBaseR(enc, skR, info = new Uint8Array(0), pkR = undefined) {
+  return keySchedule(await decap(enc, skR, pkR), info);
 }
 
 // ------------------------------------------------------- single-shot API (§6.1)
@@ -307,17 +316,19 @@ export async function seal(publicKeyRaw, plaintext, info = new Uint8Array(0), aa
 
 /**
  * Open(enc || ct, skR, info, aad) -> plaintext. Throws an Error on any failure.
- * @param {BufferSource} privateKeyRaw 32-byte X25519 private key
+ * @param {BufferSource|CryptoKey} privateKey 32-byte X25519 private key, or an X25519 private
+ *   CryptoKey (non-extractable is fine: the viewer keeps keys that way)
  * @param {BufferSource} sealed enc (32 bytes) || ciphertext
  * @param {BufferSource} [info]
  * @param {BufferSource} [aad]
+ * @param {BufferSource} [publicKeyRaw] the recipient's raw public key (required with a CryptoKey)
  * @returns {Promise<Uint8Array>}
  */
-export async function open(privateKeyRaw, sealed, info = new Uint8Array(0), aad = new Uint8Array(0)) {
+export async function open(privateKey, sealed, info = new Uint8Array(0), aad = new Uint8Array(0), publicKeyRaw = undefined) {
   const s = bytes(sealed);
   if (s.length < NENC + NT) {
     throw new Error(`hpke: sealed message too short (${s.length} bytes; need at least ${NENC + NT})`);
   }
-  const ctx = await setupBaseR(s.subarray(0, NENC), privateKeyRaw, info);
+  const ctx = await setupBaseR(s.subarray(0, NENC), privateKey, info, publicKeyRaw);
   return ctx.open(aad, s.subarray(NENC));
 }

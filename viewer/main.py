@@ -4,12 +4,15 @@ Loads every session from the collector, decrypts it in this browser (decrypt.js:
 on WebCrypto), analyses it with py_core (the same code the visitor's worker runs) and
 aggregates across sessions with py_core.aggregate. Drawing is views.js (replayer
 panels, heatmap overlay, d3 journey graph, three.js scroll paths, live stream).
-Secrets given in the URL fragment (#key=...&token=...) are read once and then removed
-from the address bar. docs/viewer.md describes every view.
+Secrets given in the URL fragment (#key=...&token=...) are read (on load, and when a link
+is pasted into this tab) and then removed from the address bar; the analyst may keep the
+key (a non-extractable CryptoKey) and the token in this browser's IndexedDB until they
+click Forget. docs/viewer.md describes every view.
 """
 
 import asyncio
 import json
+import re
 import time
 from datetime import datetime, timezone
 from html import escape
@@ -27,12 +30,17 @@ from py_core.insights import analyze, clock, correlate_errors, issue_items
 E_META, E_SNAPSHOT, E_CLICK, E_NAV, E_ERROR, E_NETWORK, E_CUSTOM = 0, 1, 3, 8, 9, 10, 11
 E_VIEWPORT, E_VISIBILITY, E_IDENTIFY = 7, 12, 13
 LOAD_PARALLEL = 6  # sessions fetched and decrypted concurrently while loading
+RETRAIN_MIN_SESSIONS = 8  # py_core.training.retrain_anomaly refuses fewer
+# Why an envelope could not be opened (decrypt.js error codes, docs/envelope.md), as shown.
+UNREADABLE = {"unknown_kid": "sealed for a key not loaded", "tampered": "tampered or wrong key",
+              "too_large": "inflates beyond 64 MiB", "bad_payload": "not a gzip'd JSON payload",
+              "bad_envelope": "not a valid envelope", "fetch_failed": "could not be fetched"}
 
 state = {
     "token": "", "base": "", "player": None, "sid": None, "rows": [], "sessions": {},
     "notes": {}, "sort": ("started", True), "view": "sessions", "measured": set(),
     "heat_player": None, "journey": None, "live": None, "live_events": [], "live_player": None,
-    "scorer": None, "model_url": None,
+    "scorer": None, "model_url": None, "status": ("", False), "unreadable": {},
 }
 
 
@@ -76,8 +84,20 @@ def read_fragment():
     if params.get("token"):
         by_id("token").value = params["token"][0]
     if params:
-        window.history.replaceState(None, "", window.location.pathname)
+        window.history.replaceState(None, "", window.location.pathname + window.location.search)
     return bool(params.get("key") and params.get("token"))
+
+
+def on_hashchange(event):
+    """A viewer link pasted into this tab: read it and load that collector's sessions."""
+    if read_fragment():
+        asyncio.ensure_future(connect())
+
+
+def unreadable_reason(exc):
+    """The decrypt.js error code of a failed envelope (its message starts with it)."""
+    m = re.search(r"\b(" + "|".join(UNREADABLE) + r"):", str(exc))
+    return m.group(1) if m else "bad_envelope"
 
 
 # --------------------------------------------------------------------------- loading
@@ -88,21 +108,40 @@ async def on_connect(event):
     await connect()
 
 
+def reset_sessions():
+    """Forget every loaded session (a new link, another collector, Forget)."""
+    for name in ("player", "heat_player", "live_player"):
+        if state[name]:
+            state[name].destroy()
+            state[name] = None
+    if state["live"]:
+        state["live"].close()
+        state["live"] = None
+    state.update(rows=[], sessions={}, notes={}, sid=None, measured=set(), unreadable={}, scorer=None)
+    by_id("session-panel").hidden = True
+    by_id("model-state").textContent = "Model: shipped with Sightline."
+    by_id("model-download").hidden = True
+
+
 async def connect():
     keys = [k for k in by_id("keys").value.split() if k]
-    state["token"] = by_id("token").value.strip()
-    state["base"] = by_id("collector").value.strip().rstrip("/")
-    if not keys or not state["token"]:
+    token = by_id("token").value.strip()
+    kept = not keys and bool(decrypt.loadedKids().length)  # the key kept in this browser
+    if not (keys or kept) or not token:
         status("Give at least one private key and the read token.", error=True)
         return
+    state["token"] = token
+    state["base"] = by_id("collector").value.strip().rstrip("/")
     try:
-        kids = await decrypt.loadKeys(to_js(keys))
+        kids = list(await decrypt.loadKeys(to_js(keys), True)) if keys else list(decrypt.loadedKids())
         status(f"Loaded {len(kids)} key(s). Fetching sessions…")
         progress(0.3)
         listing = (await api("/v1/sessions?limit=500"))["sessions"]
     except (JsException, RuntimeError) as exc:
         status(f"Could not connect: {exc}", error=True)
+        progress(0.2)
         return
+    reset_sessions()
     failures, done = 0, 0
 
     async def one(meta):
@@ -112,6 +151,7 @@ async def connect():
             failures += lost  # and the concurrent loads would overwrite each other's counts
         except (JsException, RuntimeError) as exc:
             failures += 1
+            state["unreadable"][meta["sid"]] = {"fetch_failed": 1}
             window.console.warn(f"session {meta['sid']}: {exc}")
         done += 1
         status(f"Decrypted {done} of {len(listing)} sessions…")
@@ -121,17 +161,46 @@ async def connect():
         await asyncio.gather(*(one(m) for m in listing[start:start + LOAD_PARALLEL]))
     await load_notes()
     progress(1)
+    by_id("keys").value = ""  # the keys live on as non-extractable CryptoKeys in decrypt.js only
     by_id("connect-panel").hidden = True
     by_id("tabs").hidden = False
     fill_page_selects()
     show_view("sessions")
     render_list()
-    note = f" {failures} envelope(s) could not be opened (another key?) and are not shown." if failures else ""
-    status(f"{len(state['rows'])} session(s) decrypted with key(s) {', '.join(kids)}.{note}", error=bool(failures))
+    render_unreadable()
+    note = f" {failures} envelope(s) could not be opened and are not shown (see the list)." if failures else ""
+    set_summary(f"{len(state['rows'])} session(s) decrypted with key(s) {', '.join(kids)}.{note}", bool(failures))
+    if by_id("keep").checked and not kept:
+        await keep_here()
+    await show_keeping()
 
 
-async def open_envelopes(envelopes, dropped=None):
-    """Open envelopes; those that fail (tampered, unknown key) are counted, never shown.
+def set_summary(text, error=False):
+    """The status line of the loaded sessions: shown now, and again by every view that has none."""
+    state["status"] = (text, error)
+    status(text, error)
+
+
+def render_unreadable():
+    """Sessions nothing could be read of, and envelopes that failed in listed sessions, with why."""
+    whole = {sid: why for sid, why in state["unreadable"].items() if sid not in state["sessions"]}
+    partly = sum(n for sid, why in state["unreadable"].items() if sid in state["sessions"] for n in why.values())
+    el = by_id("unreadable")
+    items = [f'<li data-unreadable="{escape(sid)}"><code>{escape(sid)}</code>: '
+             + escape(", ".join(f"{n} envelope(s) {UNREADABLE.get(code, code)}" for code, n in sorted(why.items())))
+             + "</li>" for sid, why in sorted(whole.items())]
+    parts = []
+    if items:
+        parts.append(f"<p><b>{len(items)} session(s) could not be read</b> and are not listed:</p><ul>{''.join(items)}</ul>")
+    if partly:
+        parts.append(f"<p>{partly} envelope(s) of listed sessions could not be opened (see each session's facts).</p>")
+    el.innerHTML = "".join(parts)
+    el.hidden = not parts
+
+
+async def open_envelopes(envelopes, dropped=None, reasons=None):
+    """Open envelopes; those that fail (tampered, unknown key, inflating beyond 64 MiB, not
+    a JSON object) are counted, never shown. `reasons`, if given, counts them by code.
 
     `dropped`, if given, sums the batches the visitor's device evicted on a full store
     (each payload's optional `dropped`: {batches, events}; docs/queue.md).
@@ -141,8 +210,13 @@ async def open_envelopes(envelopes, dropped=None):
         env = {k: v for k, v in env.items() if k != "received"} if isinstance(env, dict) else env
         try:
             payload = json.loads(await decrypt.openEnvelope(json.dumps(env)))
-        except JsException:
+            if not isinstance(payload, dict) or not isinstance(payload.get("events", []), list):
+                raise ValueError("bad_payload: not a JSON object with an events list")
+        except (JsException, ValueError) as exc:
             failures += 1
+            if reasons is not None:
+                code = unreadable_reason(exc) if isinstance(exc, JsException) else "bad_payload"
+                reasons[code] = reasons.get(code, 0) + 1
             continue
         events.extend(payload.get("events", []))
         if dropped is not None and isinstance(payload.get("dropped"), dict):
@@ -154,8 +228,10 @@ async def open_envelopes(envelopes, dropped=None):
 async def load_session(meta):
     """Fetch, decrypt and analyse one session; add its row to the list. Returns failures."""
     data = await api(f"/v1/sessions/{meta['sid']}")
-    dropped = {}
-    events, failures = await open_envelopes(data["envelopes"], dropped)
+    dropped, reasons = {}, {}
+    events, failures = await open_envelopes(data["envelopes"], dropped, reasons)
+    if reasons:
+        state["unreadable"][meta["sid"]] = reasons
     if not events:
         return failures
     events.sort(key=lambda e: e["ts"])
@@ -507,6 +583,7 @@ async def on_error_open(event):
                      if p["what"] == button.closest("tr").dataset.what), None)
         if path and state["player"]:
             state["player"].seek(int(path["at_ms"]))
+        by_id("player").scrollIntoView()  # the session panel is below the list: bring the player up
 
 
 @when("click", "#retrain")
@@ -515,6 +592,10 @@ async def on_retrain(event):
     Pyodide, then score every session with it (the same numpy scorer the worker runs)."""
     button, note = by_id("retrain"), by_id("model-state")
     sessions = list(state["sessions"].values())
+    if len(sessions) < RETRAIN_MIN_SESSIONS:  # say so before fetching about 26 MB of scikit-learn
+        note.textContent = (f"Retraining needs at least {RETRAIN_MIN_SESSIONS} decrypted sessions; "
+                            f"{len(sessions)} loaded. Nothing was downloaded.")
+        return
     button.disabled = True
     try:
         note.textContent = "Loading scikit-learn into this page…"
@@ -622,6 +703,7 @@ def show_view(name):
 
 async def show_view_async(name):
     show_view(name)
+    status(*state["status"])  # no previous view's line: the loaded sessions' own, until this view says more
     if name == "heatmaps":
         await render_heatmap()
     elif name == "journeys":
@@ -798,14 +880,74 @@ def watch(sid):
 # --------------------------------------------------------------------------- start
 
 
+# --------------------------------------------------------------------------- kept in this browser
+
+
+async def keep_here():
+    """Keep the loaded keys (non-extractable CryptoKeys), the token and the collector URL in
+    this browser's IndexedDB, until Forget."""
+    try:
+        await decrypt.keep(state["token"], state["base"])
+    except JsException as exc:
+        status(f"Could not keep the key in this browser: {exc}", error=True)
+
+
+async def show_keeping():
+    kept = bool(await decrypt.isKept())
+    box = by_id("keeping")
+    box.hidden = False
+    box.dataset.kept = "1" if kept else "0"
+    by_id("keep-now").hidden = kept
+    by_id("forget").hidden = not kept
+    by_id("kept-text").textContent = (
+        "Key and token kept in this browser (IndexedDB): the key as a non-extractable CryptoKey, the token as text."
+        if kept else "Key and token are in this tab only.")
+
+
+@when("click", "#keep-now")
+async def on_keep(event):
+    await keep_here()
+    await show_keeping()
+
+
+@when("click", "#forget")
+async def on_forget(event):
+    """Delete what this browser kept, and drop the keys, token and sessions from this page."""
+    await decrypt.forget()
+    reset_sessions()
+    state["token"] = ""
+    for element_id in ("keys", "token"):
+        by_id(element_id).value = ""
+    by_id("keep").checked = False
+    by_id("tabs").hidden = True
+    for section in document.querySelectorAll("section.view"):
+        section.hidden = True
+    by_id("connect-panel").hidden = False
+    by_id("keeping").hidden = True
+    set_summary("Forgotten: this browser keeps no key or token now. Load a key and token to continue.")
+
+
+async def start():
+    if read_fragment():  # a link's key and token come first
+        await connect()
+        return
+    kept = await decrypt.restore()
+    if kept:
+        kept = json.loads(kept)
+        by_id("token").value = kept["token"]
+        by_id("collector").value = kept["collector"]
+        status(f"Using the key kept in this browser ({', '.join(kept['kids'])})…")
+        await connect()
+
+
 def main():
     by_id("connect").disabled = False
     document.documentElement.dataset.ready = "1"
     progress(0.2)
     status("Ready. Load your private key and token, then load sessions.")
     window.setInterval(create_proxy(tick_note_time), 250)
-    if read_fragment():
-        asyncio.ensure_future(connect())
+    window.addEventListener("hashchange", create_proxy(on_hashchange))
+    asyncio.ensure_future(start())
 
 
 main()

@@ -1,5 +1,7 @@
 // The replayer: rebuilds a recorded page inside a sandboxed iframe (no scripts run) and
-// plays the session's events on a timeline. The viewer's Python hands it the decrypted,
+// plays the session's events on a timeline. Recorded scripts are rebuilt as inert data
+// blocks, and event-handler attributes, javascript: URLs and meta refreshes are left out,
+// so the sandbox has nothing to block (and logs nothing). The viewer's Python hands it the decrypted,
 // masked events as JSON; the format is docs/events.md.
 
 const E = {
@@ -16,8 +18,12 @@ const MATHML = 'http://www.w3.org/1998/Math/MathML';
  * Build a player in `root` for the events in `eventsJson`.
  * @param {HTMLElement} root
  * @param {string} eventsJson
+ * @param {{fitHeight?: boolean}} [options]  fitHeight (default true): scale the recorded
+ *   viewport down to fit the window's height as well as the stage's width, so a phone-sized
+ *   or tall viewport is seen whole; the heatmap and click measuring turn it off
  */
-export function createReplayer(root, eventsJson) {
+export function createReplayer(root, eventsJson, options = {}) {
+  const fitHeight = options.fitHeight !== false;
   const events = expand(JSON.parse(eventsJson));
   const t0 = events.length ? events[0].ts : 0;
   const duration = events.length ? events[events.length - 1].ts - t0 : 0;
@@ -173,8 +179,9 @@ export function createReplayer(root, eventsJson) {
         n = doc.createElement('span');
       }
       const frameEl = o.n === 'iframe';
+      if (tag === 'script') n.setAttribute('type', INERT_SCRIPT); // kept in the tree, never run
       for (const [k, v] of Object.entries(o.a || {})) {
-        if (v == null || /^on/i.test(k) || (frameEl && /^(src|srcdoc|sandbox)$/.test(k))) continue;
+        if (v == null || inert(tag, k, v) || (frameEl && /^(src|srcdoc|sandbox)$/.test(k))) continue;
         if (tag === 'style' && /^(rel|href)$/.test(k)) continue;
         try { n.setAttribute(k, v); } catch (e) { /* invalid attribute name */ }
       }
@@ -228,7 +235,7 @@ export function createReplayer(root, eventsJson) {
       const el = nodes.get(i);
       if (!el || !el.setAttribute) continue;
       for (const [k, v] of Object.entries(attrs)) {
-        if (/^on/i.test(k) || (el.localName === 'iframe' && /^(src|srcdoc|sandbox)$/.test(k))) continue;
+        if (inert(el.localName, k, v) || (el.localName === 'iframe' && /^(src|srcdoc|sandbox)$/.test(k))) continue;
         try {
           if (v == null) el.removeAttribute(k);
           else el.setAttribute(k, v);
@@ -301,11 +308,19 @@ export function createReplayer(root, eventsJson) {
     fit();
   }
 
+  /** Scale the recorded viewport into the stage (never up), centred; refitted when the stage
+   * changes size (a player built while its view was hidden is refitted once shown). */
   function fit() {
     const stage = $('stage');
-    const scale = Math.min(1, (stage.clientWidth || size.w) / size.w);
-    $('scaler').style.transform = `scale(${scale})`;
-    stage.style.height = `${size.h * scale}px`;
+    if (!stage) return;
+    const avail = stage.clientWidth || size.w;
+    const tall = fitHeight ? Math.max(320, innerHeight - 140) : Infinity;
+    const scale = Math.min(1, avail / size.w, tall / size.h);
+    const scaler = $('scaler');
+    scaler.style.transform = `scale(${scale})`;
+    scaler.style.left = `${Math.max(0, Math.floor((avail - size.w * scale) / 2))}px`;
+    stage.style.height = `${Math.ceil(size.h * scale)}px`;
+    root.dataset.scale = scale.toFixed(3);
   }
 
   function move(x, y) {
@@ -390,6 +405,12 @@ export function createReplayer(root, eventsJson) {
     if (e.key === 'ArrowLeft') seek(time - 5000);
   };
   addEventListener('resize', fit);
+  let width = -1; // the stage's width last fitted to: only a change of width refits (the heatmap sets its own height)
+  const watcher = typeof ResizeObserver === 'function' ? new ResizeObserver(() => {
+    const stage = $('stage');
+    if (stage && stage.clientWidth !== width) { width = stage.clientWidth; fit(); }
+  }) : null;
+  if (watcher) watcher.observe($('stage'));
   seek(0);
 
   return {
@@ -398,8 +419,24 @@ export function createReplayer(root, eventsJson) {
     get playing() { return playing; },
     duration,
     frame,
-    destroy() { pause(); removeEventListener('resize', fit); root.innerHTML = ''; },
+    destroy() { pause(); removeEventListener('resize', fit); if (watcher) watcher.disconnect(); root.innerHTML = ''; },
   };
+}
+
+/** The type a recorded <script> gets in the replay: a data block, which no browser runs or fetches. */
+const INERT_SCRIPT = 'text/x-sightline-inert';
+
+/**
+ * True for an attribute the replay never sets: event handlers (on*), any value that is a
+ * javascript: URL (as the URL parser reads it: tabs and newlines dropped, leading controls
+ * and spaces trimmed), a script's own source and type, and a meta refresh.
+ */
+export function inert(tag, name, value) {
+  if (/^on/i.test(name)) return true;
+  if (typeof value === 'string' && /^javascript:/i.test(value.replace(/[\t\n\r]/g, '').replace(/^[\u0000-\u0020]+/, ''))) return true;
+  if (tag === 'script' && /^(src|type|nonce|integrity|async|defer|nomodule)$/i.test(name)) return true;
+  if (tag === 'meta' && /^http-equiv$/i.test(name) && typeof value === 'string' && /refresh/i.test(value)) return true;
+  return false;
 }
 
 /** Events in time order, each MOUSE event expanded into timed POINTs. */

@@ -83,7 +83,7 @@ export function createPlayer(root, panels, eventsJson, extraJson) {
       for (const li of list.querySelectorAll('li.current')) if (li !== current) li.classList.remove('current');
       if (current && !current.classList.contains('current')) {
         current.classList.add('current');
-        if (!list.hidden) current.scrollIntoView({ block: 'nearest' });
+        if (!list.hidden) keepInView(list, current);
       }
     }
   }, 100);
@@ -113,6 +113,14 @@ export function createPlayer(root, panels, eventsJson, extraJson) {
   };
 }
 
+/** Scroll `list` (and only it: never the page) so that `row` is inside its visible area. */
+function keepInView(list, row) {
+  const box = list.getBoundingClientRect();
+  const r = row.getBoundingClientRect();
+  if (r.top < box.top) list.scrollTop -= box.top - r.top;
+  else if (r.bottom > box.bottom) list.scrollTop += r.bottom - box.bottom;
+}
+
 function addMarker(track, m, duration) {
   const el = document.createElement('span');
   el.className = `replay-marker ${m.kind}`;
@@ -136,7 +144,7 @@ export function measureClicks(eventsJson, clicksJson) {
   document.body.appendChild(box);
   const events = JSON.parse(eventsJson);
   const t0 = events.length ? Math.min(...events.map((e) => e.ts)) : 0;
-  const p = createReplayer(box, eventsJson);
+  const p = createReplayer(box, eventsJson, { fitHeight: false });
   p.frame.removeAttribute('id'); // #replay-frame stays the session player's
   const out = [];
   try {
@@ -170,7 +178,7 @@ const clamp = (v) => Math.max(0, Math.min(1, v));
 export function showHeatmap(root, eventsJson, at, heatJson, mode) {
   const heat = JSON.parse(heatJson);
   root.innerHTML = '<div class="heat-player"></div>';
-  const p = createReplayer(root.firstChild, eventsJson);
+  const p = createReplayer(root.firstChild, eventsJson, { fitHeight: false });
   p.frame.removeAttribute('id');
   p.frame.classList.add('heat-frame');
   p.seek(at);
@@ -322,7 +330,8 @@ export function showJourneys(root, graphJson, ticks = 300) {
   sim.on('tick', draw);
   draw();
   const legend = svg.append('g').attr('class', 'journey-legend').attr('transform', 'translate(12,18)');
-  legend.append('text').text(`${graph.sessions} sessions · circle = page (size: views, colour: drop-off) · square = key element · numbers = sessions taking the edge`);
+  legend.append('text').text(`${graph.sessions} sessions · circle = page (size: views, colour: drop-off) · square = key element`);
+  legend.append('text').attr('y', 16).text('numbers: on a page → page arrow, the times visitors went that way; on a page → element line, its clicks');
   root.dataset.nodes = String(nodes.length);
   root.dataset.links = String(links.length);
   return { stop: () => sim.stop() };
