@@ -492,7 +492,7 @@ def visit(ctx, base: str, variant: str, plan: tuple, args, coll: Collector, samp
         out["recorded_s"] = out["seconds"]
     out["page_target_bytes"] = cdp_bytes[0]  # this session sees the page target only
     # CDP (Playwright's sessions on the page and its workers): encodedDataLength of completed responses.
-    wire = {"bytes": 0, "runtime_bytes": 0, "runtime_requests": 0, "requests": 0, "before_consent": 0}
+    wire = {"bytes": 0, "runtime_bytes": 0, "runtime_requests": 0, "runtime_fetches": 0, "requests": 0, "before_consent": 0}
     for t, req in pw.get("reqs", []):
         try:
             sz = req.sizes()
@@ -504,7 +504,8 @@ def visit(ctx, base: str, variant: str, plan: tuple, args, coll: Collector, samp
         if out["consent_at"] and t < out["consent_at"]:
             wire["before_consent"] += n
         if RUNTIME.search(req.url.split("?")[0]):
-            wire["runtime_requests"] += 1
+            wire["runtime_fetches"] += 1  # HTTP cache hits included (they report 0 bytes)
+            wire["runtime_requests"] += n > 0
             wire["runtime_bytes"] += n
     out["cdp"] = wire
     s = out["status"]
@@ -589,7 +590,7 @@ def main(argv=None) -> int:
         raw = json.loads(args.from_raw.read_text())
         summary = summarize(raw["runs"], raw["variants"])
         print(report(summary, raw["variants"], raw["meta"]))
-        args.json.write_text(json.dumps({"meta": raw["meta"], "summary": summary}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"meta": raw["meta"], "summary": summary}, separators=(",", ":")) + "\n")
         return 0
     if args.quick:
         args.runs, args.page_seconds, args.short_seconds, args.idle, args.trail = 1, 5.0, 4.0, 1.5, 2.0
@@ -631,14 +632,14 @@ def main(argv=None) -> int:
             "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
             "minutes": round((time.time() - started) / 60, 1), "note": args.note,
             "site_commit": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                          text=True).stdout.strip()}
+                                          text=True).stdout.strip() or "unknown (not a git checkout)"}
     raw_path = args.raw or Path(tempfile.mkstemp(prefix="visitor-cost-", suffix=".raw.json")[1])
     raw_path.write_text(json.dumps({"meta": meta, "variants": variants, "runs": runs}))
     print(f"every visit's figures: {raw_path}", file=sys.stderr)
     summary = summarize(runs, variants)
     print(report(summary, variants, meta))
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"meta": meta, "summary": summary}, indent=1) + "\n")
+    args.json.write_text(json.dumps({"meta": meta, "summary": summary}, separators=(",", ":")) + "\n")
     print(f"\nfigures written to {args.json}", file=sys.stderr)
     return 0
 
