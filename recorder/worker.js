@@ -54,6 +54,7 @@ let lastInput = 0; // the newest visitor input seen in a batch
 let lastPass = 0; // when the interpreter last finished a pass
 const standby = new Map(); // 'pid|seq' -> {body, events}: a raw batch sealed in light form
 let lit = new Set(); // 'pid|seq' of batches the previous page sent as light-form beacons
+const lightPages = new Map(); // pid -> light.js's state for that page
 const stats = { mode: null, bootMs: null, boots: 0, restores: 0, passes: 0, pythonMs: 0, light: 0,
   sent: 0, duplicates: 0, rejected: 0, lastError: null };
 
@@ -140,8 +141,10 @@ async function pass() {
   // batch is sent as soon as it is sealed (the outbox keeps their order).
   await upload();
   if (lit.size) {
-    // Beaconed in light form by the previous page: sealed the same way here (light.js is
-    // deterministic), so the collector's answer is a duplicate and the log matches it.
+    // Beaconed in light form by the previous page: sealed the same way here (the same
+    // rules; without that page's earlier batches, text under data-sl-unmask or in a style
+    // element comes out masked), so the collector's answer is a duplicate and the log
+    // matches what it holds.
     const mine = lit;
     lit = new Set();
     await sealLight(await queue.allRaw(Infinity, (pid, seq) => !mine.has(`${pid}|${seq}`)));
@@ -185,7 +188,10 @@ function scheduleIdle() {
 // ------------------------------------------------------------------ light form
 /** A batch masked to its shape (light.js), sealed: {body, events}. */
 async function lightForm(raw) {
-  const events = maskLight(JSON.parse(JSON.stringify(raw.events)));
+  // One state per page, fed its batches in order: light.js follows the tree (unmask
+  // markers, style elements, the page's origin) across them. New event objects come back.
+  if (!lightPages.has(raw.pid)) lightPages.set(raw.pid, {});
+  const events = maskLight(raw.events, lightPages.get(raw.pid));
   const payload = { schema: 2, mode: 'light', events, sid: raw.sid, pid: raw.pid, seq: raw.seq };
   if (raw.dropped) payload.dropped = raw.dropped;
   return { body: JSON.stringify(await envelope(raw, await gzip(JSON.stringify(payload)))), events };
@@ -220,7 +226,7 @@ async function prepareStandby(raws) {
 
 // ------------------------------------------------------------------ Python (device mode)
 async function processDevice() {
-  const raws = await queue.allRaw();
+  const raws = inTimeOrder(await queue.allRaw());
   if (!raws.length) return;
   const api = await boot();
   const t0 = performance.now();
@@ -262,6 +268,17 @@ async function processDevice() {
   for (const [sid, names] of Object.entries(answer.fired || {})) await queue.setMeta(`alerts:${sid}`, names);
   lastPass = Date.now();
   await sendAlerts(answer.alerts || [], raws[0].endpoint);
+}
+
+/** Raw batches page by page, pages in the order they began (keys are [pid, seq], and
+ * pids are random): the last batch of a session, which carries the verdict, is its newest. */
+function inTimeOrder(raws) {
+  const first = new Map();
+  for (const r of raws) {
+    const ts = (r.events[0] && r.events[0].ts) || 0;
+    if (!first.has(r.pid) || ts < first.get(r.pid)) first.set(r.pid, ts);
+  }
+  return raws.slice().sort((a, b) => (a.pid === b.pid ? a.seq - b.seq : first.get(a.pid) - first.get(b.pid)));
 }
 
 /** Pyodide with py_core, restored from this device's memory snapshot when it has one. */

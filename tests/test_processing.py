@@ -233,9 +233,9 @@ def test_python_boots_at_most_once_per_visit(browser, site_url, ingest, demo_key
     for n in range(3):
         page.wait_for_function(f"window.Sightline && Sightline.session.recording && location.search.includes('n={n}') === {str(n > 0).lower()}")
         sid = sid or page.evaluate("Sightline.session.sid")
-        pid = page.evaluate("Sightline.session.pid")
         page.click("#book")
-        assert wait_until(lambda: any(p.get("scope") == "session" and p["pid"] == pid
+        clicks = 2 * n + 1  # #book on every page so far, #next on the pages before
+        assert wait_until(lambda: any(p.get("scope") == "session" and p["insights"]["clicks"] == clicks
                                       for p in payloads(ingest, sid, demo_key))), f"page {n}: no idle pass"
         st = page.evaluate("Sightline.flush()")
         boots, restores = boots + st["boots"], restores + st["restores"]

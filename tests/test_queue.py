@@ -261,7 +261,8 @@ def test_several_tabs_write_at_once(context, recorder, ingest, demo_key):
 
 def test_pending_batches_are_sealed_at_rest(context, recorder, ingest):
     """IndexedDB holds raw batches as AES-GCM ciphertext under a non-extractable key."""
-    # Pyodide cannot load (aborted by the context's router), so batches stay in "raw".
+    # Pyodide cannot load (aborted by the context's router), so batches stay in "raw" (device mode).
+    context.route("**/runtime/**", lambda route: route.abort())
     context.route("**/pyodide/**", lambda route: route.abort())
     page = recorder(ingest.url, "rest")
     marker = "plaintext-marker-" + secrets.token_hex(4)
