@@ -341,8 +341,7 @@ def test_bad_token_and_wrong_key_are_reported(browser, site_url, collector, demo
     expect(page.locator("#status")).to_have_class("status error")
     expect(page.locator("#connect-panel")).to_be_visible()
     other = keys.b64u_encode(keys.generate().private)
-    page.goto(f"{site_url}/viewer/#key={other}&token={collector.token}")
-    page.reload()
+    page.goto(f"{site_url}/viewer/#key={other}&token={collector.token}")  # same page: read on hashchange, no reload
     expect(page.locator("#status")).to_contain_text("could not be opened")
     expect(page.locator("#sessions tbody")).to_contain_text("No sessions match.")
     page.close()
