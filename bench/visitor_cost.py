@@ -23,14 +23,16 @@ Per variant and run:
 - first visit: a fresh persistent profile, 5 pages (demo shop index, cart, checkout, the guide
   fixture bench/pages/guide.html, index again), about --page-seconds each: a quiet window after
   the load event (LCP and TBT are read at its end), then fixed clicks, typing and scrolling;
-  ends with Sightline.flush() (status read; what the worker still holds is uploaded), about:blank;
+  then about:blank (no flush, which would force a Python pass: what left is what the visit sent
+  by itself, pagehide beacons included, within --trail seconds);
 - repeat visit: the browser restarted on the same profile (HTTP cache, IndexedDB, consent kept);
 - private visit: a new non-persistent (incognito) context of a fresh browser, 5 pages;
 - 1-page visit: a fresh profile, one page of --short-seconds, then about:blank (no flush: only what
   leaves by itself, pagehide beacons included, within --trail seconds).
 Measured: bytes before consent and after it, runtime requests (Pyodide files, py_core.zip,
 snapshots) and bytes apart; Pyodide boots (pyodide.asm.wasm fetches in the worker's resource
-timing; `boots`/`restores` from Sightline.flush()'s status once the recorder reports them);
+timing; full boots and snapshot restores from the worker's own counters, self.sightlineStats,
+read page by page without starting anything);
 CPU time of the whole Chromium process tree (/proc utime+stime, reaped children included) and of
 the recorder's worker threads (`DedicatedWorker` threads; Pyodide + Python + the worker's JS);
 peak summed RSS of renderer processes; long tasks, LCP and TBT per page; the sealed envelope
@@ -436,7 +438,7 @@ def visit(ctx, base: str, variant: str, plan: tuple, args, coll: Collector, samp
     mark = coll.mark()
     start = sampler.begin()
     out = {"pages": [], "consent_at": None, "before_consent": None, "wasm_fetches": 0, "rr_gz": 0, "rr_raw": 0,
-           "rr_events": 0, "status": None}
+           "rr_events": 0, "status": None, "worker": {}}
     seen_index = 0
     t_begin = time.time()
     for i, name in enumerate(plan):
@@ -461,6 +463,10 @@ def visit(ctx, base: str, variant: str, plan: tuple, args, coll: Collector, samp
         for w in page.workers:
             try:
                 out["wasm_fetches"] += w.evaluate(WORKER_WASM)
+                st = w.evaluate("self.sightlineStats || null")  # read only: starts nothing
+                if st:
+                    for k in ("boots", "restores", "passes", "pythonMs", "light"):
+                        out["worker"][k] = out["worker"].get(k, 0) + (st.get(k) or 0)
             except Exception:  # the worker ended
                 pass
         if end["rr"]:
@@ -471,11 +477,10 @@ def visit(ctx, base: str, variant: str, plan: tuple, args, coll: Collector, samp
         out["pages"].append({"page": name, **load, "long": end["long"], "long_ms": end["long_ms"]})
     out.update(sampler.end(start))
     out["seconds"] = time.time() - t_begin
-    if kind != "short" and variant in MODES:
-        try:
-            out["status"] = page.evaluate("() => Promise.race([Sightline.flush(), new Promise((r) => setTimeout(() => r(null), 60000))])")
-        except Exception as exc:
-            out["status"] = {"error": str(exc)}
+    # No Sightline.flush() at the end: in device mode it would force a Python pass the
+    # visitor's own visit does not make. What left is what the visit sent by itself
+    # (pagehide included); the worker's counters were read page by page (read only).
+    out["status"] = out["worker"] or None
     page.goto("about:blank")
     time.sleep(args.trail)
     rows = coll.rows(mark)
@@ -511,6 +516,7 @@ def visit(ctx, base: str, variant: str, plan: tuple, args, coll: Collector, samp
     s = out["status"]
     if isinstance(s, dict) and "boots" in s:
         out["boots"], out["restores"] = s.get("boots"), s.get("restores")
+        out["python_ms"] = s.get("pythonMs")
     else:
         out["boots"], out["restores"] = out["wasm_fetches"], None
     ctx.remove_listener("requestfinished", finished)

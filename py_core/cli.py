@@ -134,11 +134,15 @@ def session_events(envelopes: list[dict], private_keys: dict[str, bytes], *, str
     if envelopes and not opened:
         raise CLIError("no envelope could be opened (wrong --key?)")
     batches, seen_ids, seen_slots = [], set(), set()
-    for env, payload in opened:
+    # A batch sent in light form at pagehide and masked by Python on the next page is kept
+    # in its device form (docs/processing.md): device payloads first, the order otherwise kept.
+    light = lambda payload: isinstance(payload, dict) and payload.get("mode") == "light"  # noqa: E731
+    for env, payload in sorted(opened, key=lambda ep: light(ep[1])):
         if env.id in seen_ids:
             continue
         if (env.pid, env.seq) in seen_slots:
-            _warn(f"skipped: envelope {env.id} repeats page {env.pid} batch {env.seq}")
+            if not light(payload):
+                _warn(f"skipped: envelope {env.id} repeats page {env.pid} batch {env.seq}")
             continue
         seen_ids.add(env.id)
         seen_slots.add((env.pid, env.seq))

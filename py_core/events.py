@@ -94,3 +94,31 @@ def expand_ids(node: dict) -> dict:
             n["i"] = i = last + 1
         last = i if isinstance(i, int) and not isinstance(i, bool) else None
     return node
+
+
+def one_per_batch(payloads: Iterable[Any]) -> list[dict]:
+    """A session's sealed payloads (docs/events.md, Sealed payloads), one per batch.
+
+    In device mode a batch the visitor's page left before Python ran goes out in light form
+    (masked to its shape) at pagehide, and the next page of the visit seals it again, masked
+    by Python (docs/processing.md): the two copies have different envelope ids. Where a
+    ``(pid, seq)`` arrived in both forms, the device form is kept; payloads that name no
+    batch are all kept. The order given is kept.
+    """
+    best: dict[tuple, int] = {}
+    kept: list[dict | None] = []
+    for p in payloads:
+        if not isinstance(p, dict):
+            continue
+        key = (p.get("pid"), p.get("seq")) if isinstance(p.get("pid"), str) and isinstance(p.get("seq"), int) else None
+        if key is None:
+            kept.append(p)
+            continue
+        if key in best:
+            if kept[best[key]].get("mode") == "light" and p.get("mode") != "light":
+                kept[best[key]] = None  # the light copy gives way to Python's
+            else:
+                continue
+        best[key] = len(kept)
+        kept.append(p)
+    return [p for p in kept if p is not None]

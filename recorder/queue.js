@@ -153,6 +153,13 @@ async function evictOldest(keep) {
     stats.unlogged += 1;
     return true;
   }
+  // Light copies of batches still held raw (queueLight) go next, uncounted.
+  for (let cur = await d.transaction('outbox').store.openCursor(); cur; cur = await cur.continue()) {
+    if (cur.value.light) {
+      await d.delete('outbox', cur.key);
+      return true;
+    }
+  }
   const victim = await oldest(d, keep);
   if (!victim) return false;
   try {
@@ -262,7 +269,7 @@ async function openRec(d, rec) {
     return null;
   }
   const dropped = await d.get('meta', `dropped:${rec.sid}`);
-  const out = { sid: rec.sid, pid: rec.pid, seq: rec.seq, endpoint: rec.endpoint, key: rec.key, events };
+  const out = { sid: rec.sid, pid: rec.pid, seq: rec.seq, endpoint: rec.endpoint, key: rec.key, events, lit: !!rec.lit };
   if (dropped && dropped.batches) out.dropped = dropped;
   return out;
 }
@@ -306,6 +313,27 @@ export async function commit(raw, body, logged = null) {
     await saveCount(d, raw.sid, 1, raw.events.length);
   }
   return n;
+}
+
+/**
+ * Device mode at pagehide: queue a batch's light form (HPKE-sealed `body`, its own envelope
+ * id) for upload and keep the raw batch, flagged `lit`, for Python on the visit's next
+ * page, whose device form then supersedes it (docs/processing.md). A light copy is evicted
+ * before anything else on a full store, uncounted: its batch is still here.
+ */
+export async function queueLight(raw, body) {
+  const d = await db();
+  await withRoom(async () => {
+    const tx = d.transaction(['raw', 'outbox'], 'readwrite');
+    const rec = await tx.objectStore('raw').get([raw.pid, raw.seq]);
+    if (!rec || rec.lit) return tx.done; // processed meanwhile, or already queued
+    await Promise.all([
+      tx.objectStore('raw').put({ ...rec, lit: true }),
+      tx.objectStore('outbox').add({ endpoint: raw.endpoint, body, sid: raw.sid, pid: raw.pid, seq: raw.seq,
+        events: raw.events.length, dropped: null, light: true, at: Date.now() }),
+      tx.done,
+    ]);
+  }, [raw.pid, raw.seq]);
 }
 
 /** Drop a raw batch that can never be processed (it is counted as dropped for its session). */

@@ -146,7 +146,6 @@ function persist() {
 // carry them over in sessionStorage (synchronous) to the next page of this tab, whose
 // worker stores them. Batch ids (pid, seq) make the second copy harmless.
 const CARRY = 'sl-carry';
-const LIT = 'sl-lit';
 
 function carry() {
   if (!unacked.size) return;
@@ -581,12 +580,6 @@ function observe() {
     // Sealed envelopes the worker could not deliver yet: the browser sends beacons even as
     // the page (and its worker) go; the worker's queue keeps them until acknowledged.
     for (const [u, b] of beacons.values()) try { navigator.sendBeacon(u, b); } catch (e) { /* ignore */ }
-    // Standby envelopes ('s:pid|seq', device mode) just left in light form: the next page's
-    // worker seals those batches the same way, so the device analyses what the team gets.
-    try {
-      const lit = [...beacons.keys()].filter((k) => k[0] === 's').concat(JSON.parse(sessionStorage.getItem(LIT) || '[]'));
-      if (lit.length) sessionStorage.setItem(LIT, JSON.stringify(lit));
-    } catch (e) { /* ignore */ }
     worker && worker.postMessage({ op: 'pagehide' });
   });
   on(win, 'popstate', () => emit(E.NAVIGATION, { u: location.href, k: 'pop' }));
@@ -738,7 +731,6 @@ function startWorker() {
       sid,
       pid,
       mode,
-      lit: taken(LIT),
     },
   });
   carried();
@@ -826,7 +818,7 @@ const api = {
     buffer = [];
     kept = [];
     unacked.clear();
-    forget(['sl-sid', CARRY, 'sl-vid', 'sl-pm', LIT]);
+    forget(['sl-sid', CARRY, 'sl-vid', 'sl-pm']);
     return dropDatabase();
   },
   identify(user) { emit(E.IDENTIFY, { u: String(user) }); },

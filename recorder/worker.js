@@ -53,10 +53,13 @@ let loadedAt = 0; // when the page's load event (and an idle callback after it) 
 let lastInput = 0; // the newest visitor input seen in a batch
 let lastPass = 0; // when the interpreter last finished a pass
 const standby = new Map(); // 'pid|seq' -> {body, events}: a raw batch sealed in light form
-let lit = new Set(); // 'pid|seq' of batches the previous page sent as light-form beacons
 const lightPages = new Map(); // pid -> light.js's state for that page
 const stats = { mode: null, bootMs: null, boots: 0, restores: 0, passes: 0, pythonMs: 0, light: 0,
   sent: 0, duplicates: 0, rejected: 0, lastError: null };
+
+// For benches and tests (Playwright's worker.evaluate): this worker's counters, read
+// without starting anything (a flush would force a Python pass).
+self.sightlineStats = stats;
 
 // ------------------------------------------------------------------ messages
 // Messages are handled one after another, so a 'drain' sees every batch posted before it.
@@ -68,7 +71,6 @@ async function handle({ data, ports }) {
     if (data.op === 'init') {
       cfg = data.cfg;
       cfg.mode = cfg.mode === 'light' ? 'light' : 'device';
-      lit = new Set((cfg.lit || []).map((k) => String(k).slice(2)));
       stats.mode = cfg.mode;
       queue.prune().catch(() => {});
       forgetOldRuntimes();
@@ -137,18 +139,24 @@ function kick(opts) {
 
 async function pass() {
   offline = false;
+  if (lightNow && cfg.mode === 'device') {
+    // The page is going: every batch Python has not processed is queued in light form
+    // (the standby envelopes first: the page has just sent them as beacons, and the same
+    // bytes again are a 200 duplicate). The raw batches stay, for Python on the visit's
+    // next page; if there is none, the light form is what the team gets.
+    lightNow = false;
+    const raws = await queue.allRaw();
+    raws.sort((a, b) => standby.has(`${b.pid}|${b.seq}`) - standby.has(`${a.pid}|${a.seq}`));
+    for (const raw of raws) {
+      if (stopped || raw.lit) continue;
+      const form = standby.get(`${raw.pid}|${raw.seq}`) || await lightForm(raw);
+      await queue.queueLight(raw, form.body);
+      stats.light++;
+    }
+  }
   // Already sealed envelopes first: at pagehide they are what can still leave. Then each
   // batch is sent as soon as it is sealed (the outbox keeps their order).
   await upload();
-  if (lit.size) {
-    // Beaconed in light form by the previous page: sealed the same way here (the same
-    // rules; without that page's earlier batches, text under data-sl-unmask or in a style
-    // element comes out masked), so the collector's answer is a duplicate and the log
-    // matches what it holds.
-    const mine = lit;
-    lit = new Set();
-    await sealLight(await queue.allRaw(Infinity, (pid, seq) => !mine.has(`${pid}|${seq}`)));
-  }
   if (cfg.mode === 'light' || lightNow) {
     lightNow = false;
     await sealLight(await queue.allRaw());
@@ -194,22 +202,22 @@ async function lightForm(raw) {
   const events = maskLight(raw.events, lightPages.get(raw.pid));
   const payload = { schema: 2, mode: 'light', events, sid: raw.sid, pid: raw.pid, seq: raw.seq };
   if (raw.dropped) payload.dropped = raw.dropped;
-  return { body: JSON.stringify(await envelope(raw, await gzip(JSON.stringify(payload)))), events };
+  return { body: JSON.stringify(await envelope(raw, await gzip(JSON.stringify(payload)), 'light')), events };
 }
 
 /** Light mode, or what is left at pagehide: seal every raw batch in light form and queue it. */
-async function sealLight(raws) {
+async function sealLight(raws, send = true) {
   for (const raw of raws) {
     if (stopped) return;
     const k = `${raw.pid}|${raw.seq}`;
     const form = standby.get(k) || await lightForm(raw);
-    // Device mode keeps the light events in the analysis log: a later pass analyses the
-    // session with them, as the viewer will.
+    // Device mode (a batch Python cannot mask) keeps the light events in the analysis log:
+    // a later pass analyses the session with them, as the viewer will.
     const n = await queue.commit(raw, form.body, cfg.mode === 'device' ? form.events : null);
     standby.delete(k);
     stats.light++;
     offer(n, raw.endpoint, form.body);
-    if (!offline) await upload();
+    if (send && !offline) await upload();
   }
 }
 
@@ -217,7 +225,7 @@ async function sealLight(raws) {
 async function prepareStandby(raws) {
   for (const raw of raws) {
     const k = `${raw.pid}|${raw.seq}`;
-    if (stopped || standby.has(k)) continue;
+    if (stopped || standby.has(k) || raw.lit) continue; // lit: its light form is queued already
     const form = await lightForm(raw);
     standby.set(k, form);
     offer(`s:${k}`, raw.endpoint, form.body);
@@ -414,13 +422,15 @@ async function sendAlerts(alerts, endpoint) {
   }
 }
 
-async function envelope(raw, plaintext) {
+async function envelope(raw, plaintext, form = 'device') {
   const pub = b64uDecode(raw.key);
   const kid = hex(new Uint8Array(await crypto.subtle.digest('SHA-256', pub)).slice(0, 8));
-  // The id is derived from the batch's identity: a batch sealed twice (after a crash, or
-  // carried over by the next page, or once in light form and once by Python) is
-  // acknowledged by the collector as already stored.
-  const idBytes = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${raw.sid}|${raw.pid}|${raw.seq}`));
+  // The id is derived from the batch's identity and form: a batch sealed twice the same
+  // way (after a crash, or carried over by the next page) is acknowledged by the
+  // collector as already stored; its light form (pagehide, light mode) has an id of its
+  // own, so that Python's form can follow it (readers keep one per batch, device first).
+  const name = `${raw.sid}|${raw.pid}|${raw.seq}` + (form === 'light' ? '|light' : '');
+  const idBytes = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(name));
   const id = b64u(new Uint8Array(idBytes).slice(0, 16));
   const ts = Date.now();
   const info = new TextEncoder().encode(`sightline/v1|${id}|${kid}|${raw.sid}|${raw.pid}|${raw.seq}|${ts}`);

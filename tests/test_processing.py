@@ -19,6 +19,7 @@ from conftest import Collector
 
 from py_core import keys
 from py_core.envelope import open_envelope
+from py_core.events import one_per_batch
 from py_core.insights import analyze
 
 pytestmark = pytest.mark.browser
@@ -55,14 +56,17 @@ def new_page(browser, init: str | None = None, requests: list | None = None):
     return page
 
 
-def payloads(ingest: Collector, sid: str, demo_key: dict) -> list[dict]:
+def payloads(ingest: Collector, sid: str, demo_key: dict, every: bool = False) -> list[dict]:
+    """The session's payloads as the viewer reads them: one per batch, Python's form over a
+    light copy (py_core.events.one_per_batch); `every` keeps both copies."""
     try:
         envs = ingest.get(f"/v1/sessions/{sid}")["envelopes"]
     except Exception:  # 404 before the first envelope
         return []
     private = {demo_key["kid"]: keys.b64u_decode(demo_key["private"])}
     envs.sort(key=lambda e: (e["received"], e["ts"]))
-    return [open_envelope({k: v for k, v in e.items() if k != "received"}, private) for e in envs]
+    opened = [open_envelope({k: v for k, v in e.items() if k != "received"}, private) for e in envs]
+    return opened if every else one_per_batch(opened)
 
 
 def wait_until(fn, timeout=SLOW_MS / 1000, every=0.5):
@@ -215,11 +219,16 @@ def test_pagehide_sends_a_visit_that_never_idled_in_light_form(browser, site_url
     early = [i for i, t in left.items() if t < gone - 1.5]
     assert wait_until(lambda: set(early) <= set(steps()), timeout=20), (early, steps())
     assert {p["mode"] for p in payloads(ingest, sid, demo_key)} == {"light"}
-    # The visitor comes back: the rest arrives, and nothing twice.
+    # The visitor comes back: the raw batches kept on the device are masked by Python now,
+    # and that form supersedes the light copies (one per batch, nothing lost, none twice).
     page.goto(visit_url(site_url, ingest, "device"))
     page.wait_for_function("window.Sightline && Sightline.session.recording")
     page.evaluate("Sightline.flush()")
     assert steps() == list(range(12))
+    first = [p for p in payloads(ingest, sid, demo_key) if p["events"] and p["events"][0]["t"] == 0]
+    assert {p["mode"] for p in first} == {"device"}  # the first page is readable after all
+    every = payloads(ingest, sid, demo_key, every=True)
+    assert len(every) == len({(p["pid"], p["seq"], p["mode"]) for p in every})  # exactly once per form
     page.context.close()
 
 

@@ -24,6 +24,7 @@ from pyscript import document, fetch, when, window
 from pyscript.js_modules import decrypt, views
 
 from py_core import aggregate
+from py_core.events import one_per_batch
 from py_core.alerts import metrics
 from py_core.insights import analyze, clock, correlate_errors, issue_items
 
@@ -198,14 +199,15 @@ def render_unreadable():
     el.hidden = not parts
 
 
-async def open_envelopes(envelopes, dropped=None, reasons=None):
+async def open_envelopes(envelopes, dropped=None, reasons=None, modes=None):
     """Open envelopes; those that fail (tampered, unknown key, inflating beyond 64 MiB, not
     a JSON object) are counted, never shown. `reasons`, if given, counts them by code.
 
     `dropped`, if given, sums the batches the visitor's device evicted on a full store
-    (each payload's optional `dropped`: {batches, events}; docs/queue.md).
+    (each payload's optional `dropped`: {batches, events}; docs/queue.md). `modes`, if
+    given, counts batches by how the device masked them (`device`, `light`).
     """
-    events, failures = [], 0
+    events, failures, payloads = [], 0, []
     for env in envelopes:
         env = {k: v for k, v in env.items() if k != "received"} if isinstance(env, dict) else env
         try:
@@ -218,7 +220,14 @@ async def open_envelopes(envelopes, dropped=None, reasons=None):
                 code = unreadable_reason(exc) if isinstance(exc, JsException) else "bad_payload"
                 reasons[code] = reasons.get(code, 0) + 1
             continue
+        payloads.append(payload)
+    # A batch sent in light form at pagehide and masked by Python on the next page counts
+    # once, in its device form (docs/processing.md).
+    for payload in one_per_batch(payloads):
         events.extend(payload.get("events", []))
+        if modes is not None:
+            mode = payload.get("mode") if payload.get("mode") in ("device", "light") else "device"
+            modes[mode] = modes.get(mode, 0) + 1
         if dropped is not None and isinstance(payload.get("dropped"), dict):
             for k in ("batches", "events"):
                 dropped[k] = dropped.get(k, 0) + int(payload["dropped"].get(k) or 0)
@@ -228,15 +237,15 @@ async def open_envelopes(envelopes, dropped=None, reasons=None):
 async def load_session(meta):
     """Fetch, decrypt and analyse one session; add its row to the list. Returns failures."""
     data = await api(f"/v1/sessions/{meta['sid']}")
-    dropped, reasons = {}, {}
-    events, failures = await open_envelopes(data["envelopes"], dropped, reasons)
+    dropped, reasons, modes = {}, {}, {}
+    events, failures = await open_envelopes(data["envelopes"], dropped, reasons, modes)
     if reasons:
         state["unreadable"][meta["sid"]] = reasons
     if not events:
         return failures
     events.sort(key=lambda e: e["ts"])
     add_session(meta["sid"], events, data["envelopes"])
-    state["sessions"][meta["sid"]].update(unreadable=failures, dropped=dropped)
+    state["sessions"][meta["sid"]].update(unreadable=failures, dropped=dropped, modes=modes)
     return failures
 
 
@@ -491,6 +500,12 @@ def open_session(sid):
     for name in ("frustration", "anomaly"):
         if name in m:
             facts.append((name.capitalize(), f"{m[name]:.2f}", m[name] >= 0.5))
+    modes = data.get("modes") or {}
+    if modes:  # where the visitor's device ran Python (docs/processing.md)
+        chosen = sorted({e.get("pm") for e in events if e.get("t") == 0 and e.get("pm")}) or ["device"]
+        light = modes.get("light", 0)
+        detail = "" if not light or chosen == ["light"] else f" ({light} of {sum(modes.values())} batches in light form)"
+        facts.append(("Processing", " + ".join(chosen) + detail, False))
     if data.get("unreadable"):  # tampered or sealed to a key not loaded: counted, not shown
         facts.append(("Unreadable envelopes", data["unreadable"], True))
     if data.get("dropped", {}).get("batches"):  # evicted on the visitor's full storage
@@ -927,8 +942,8 @@ async def on_forget(event):
     set_summary("Forgotten: this browser keeps no key or token now. Load a key and token to continue.")
 
 
-async def start():
-    if read_fragment():  # a link's key and token come first
+async def start(linked):
+    if linked:  # a link's key and token come first
         await connect()
         return
     kept = await decrypt.restore()
@@ -941,13 +956,14 @@ async def start():
 
 
 def main():
+    linked = read_fragment()  # the secrets leave the address bar before the page says it is ready
     by_id("connect").disabled = False
     document.documentElement.dataset.ready = "1"
     progress(0.2)
     status("Ready. Load your private key and token, then load sessions.")
     window.setInterval(create_proxy(tick_note_time), 250)
     window.addEventListener("hashchange", create_proxy(on_hashchange))
-    asyncio.ensure_future(start())
+    asyncio.ensure_future(start(linked))
 
 
 main()
