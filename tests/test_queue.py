@@ -362,6 +362,7 @@ def test_full_store_evicts_oldest_and_counts_it(context, recorder, ingest, site_
     viewer.locator(f'tr[data-sid="{sid}"]').click()
     total = sum(d["batches"] for d in dropped)
     expect(viewer.locator("#facts")).to_contain_text(f"Dropped on device (storage full): {total} batches")
+    expect(viewer.locator("#facts")).to_contain_text("Processing: device")  # the mode the visit used
 
 
 def test_pagehide_sends_what_it_can_and_keeps_the_rest(context, recorder, ingest, demo_key):
