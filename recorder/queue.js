@@ -374,7 +374,8 @@ export async function prune(now = Date.now()) {
   }
   const live = new Set((await d.getAll('log')).map((r) => r.sid));
   for (const k of await d.getAllKeys('meta')) {
-    if (typeof k === 'string' && k.startsWith('alerts:') && !live.has(k.slice(7))) await d.delete('meta', k);
+    const sid = typeof k === 'string' && /^(alerts|pass):/.test(k) && k.slice(k.indexOf(':') + 1);
+    if (sid && !live.has(sid)) await d.delete('meta', k);
   }
 }
 

@@ -31,6 +31,7 @@ const MAX_FAILURES = 3; // tries to process one batch before it is dropped
 const KEEPALIVE_MAX = 60_000; // keepalive requests share a 64 KiB in-flight budget
 const IDLE_MS = 3_000; // no click, key, scroll or pointer move for this long: the visitor is idle
 const PASS_GAP_MS = 10_000; // a booted interpreter runs again after this, doubling per pass up to 16x (unless flushed)
+const VISIT_GAP_MS = 60_000; // a later page of the visit starts Python only this long after the visit's last pass
 const CACHE = `sightline-runtime-${RT.build}`; // Cache Storage: the runtime and the snapshot
 const SNAPSHOT = 'snapshot'; // its key in that cache (relative to the worker's base URL)
 // What the visitor does, as opposed to what the page does by itself (mutations, timers).
@@ -52,6 +53,7 @@ let hiding = false; // the page is going (pagehide): uploads from now on are kee
 let loadedAt = 0; // when the page's load event (and an idle callback after it) came; 0: not yet
 let lastInput = 0; // the newest visitor input seen in a batch
 let lastPass = 0; // when the interpreter last finished a pass
+let visitPass = 0; // when any page of this visit last finished a pass (IndexedDB 'pass:<sid>')
 const standby = new Map(); // 'pid|seq' -> {body, events}: a raw batch sealed in light form
 const lightPages = new Map(); // pid -> light.js's state for that page
 const stats = { mode: null, bootMs: null, boots: 0, restores: 0, passes: 0, pythonMs: 0, light: 0,
@@ -73,6 +75,7 @@ async function handle({ data, ports }) {
       cfg.mode = cfg.mode === 'light' ? 'light' : 'device';
       stats.mode = cfg.mode;
       queue.prune().catch(() => {});
+      queue.getMeta(`pass:${cfg.sid}`).then((t) => { visitPass = t || 0; }, () => {});
       forgetOldRuntimes();
       kick();
     } else if (data.op === 'batch' && !stopped) {
@@ -176,8 +179,13 @@ function pythonDue() {
   if (!loadedAt) return false;
   const now = Date.now();
   const quiet = now - Math.max(lastInput, loadedAt);
-  return quiet >= IDLE_MS && now - lastPass >= passGap();
+  return quiet >= IDLE_MS && now - lastPass >= passGap() && now - visitPass >= visitGap();
 }
+
+/** Python about once per visit: starting the interpreter on a later page (a snapshot
+ * restore) waits until the visit's last pass is a minute old; what those pages record
+ * leaves in light form meanwhile and is upgraded by the next pass. A booted one is cheap. */
+const visitGap = () => (pyPromise ? 0 : VISIT_GAP_MS);
 
 /** A page that keeps changing by itself (animations) while its visitor idles is analysed
  * less and less often: each pass re-reads the whole session. */
@@ -186,7 +194,8 @@ const passGap = () => (stats.passes ? PASS_GAP_MS * 2 ** Math.min(stats.passes -
 function scheduleIdle() {
   if (!loadedAt || stopped) return;
   const now = Date.now();
-  const wait = Math.max(IDLE_MS - (now - Math.max(lastInput, loadedAt)), passGap() - (now - lastPass), 50);
+  const wait = Math.max(IDLE_MS - (now - Math.max(lastInput, loadedAt)), passGap() - (now - lastPass),
+    visitGap() - (now - visitPass), 50);
   clearTimeout(idleTimer);
   idleTimer = setTimeout(async () => {
     if ((await queue.counts()).raw) kick();
@@ -274,7 +283,8 @@ async function processDevice() {
     if (!offline) await upload();
   }
   for (const [sid, names] of Object.entries(answer.fired || {})) await queue.setMeta(`alerts:${sid}`, names);
-  lastPass = Date.now();
+  lastPass = visitPass = Date.now();
+  for (const sid of sids) await queue.setMeta(`pass:${sid}`, lastPass);
   await sendAlerts(answer.alerts || [], raws[0].endpoint);
 }
 
