@@ -336,18 +336,6 @@ export async function queueLight(raw, body) {
   }, [raw.pid, raw.seq]);
 }
 
-/** Drop a raw batch that can never be processed (it is counted as dropped for its session). */
-export async function discard(raw) {
-  const d = await db();
-  const tx = d.transaction(['raw', 'meta'], 'readwrite');
-  await Promise.all([
-    tx.objectStore('raw').delete([raw.pid, raw.seq]),
-    countDropped(tx.objectStore('meta'), raw.sid, 1, raw.events.length),
-    tx.done,
-  ]);
-  stats.lost += 1;
-}
-
 // ------------------------------------------------------------------ outbox
 /** The oldest outbox entry {n, endpoint, body, sid, pid, seq}, or null. */
 export async function nextOutbox() {

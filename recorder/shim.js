@@ -5,8 +5,9 @@
 // Event format: docs/events.md (mirrored by py_core/events.py).
 //
 // Script tag options (data-*): endpoint, key, consent; process (device|light|auto: where
-// Python runs, docs/processing.md); sample (0..1, share of sessions recorded); buffer (seconds: keep only the last N..2N s in memory until an error or a
-// rage click, docs/adr/0300); canvas (frames per second, opt-in); bodies (record network
+// Python runs, docs/processing.md); sample (0..1, share of sessions recorded); buffer
+// (seconds: keep only the last N..2N s in memory until an error or a rage click,
+// docs/adr/0300); canvas (frames per second, opt-in); bodies (record network
 // bodies, opt-in).
 
 import { EventType as E, SKIP_TAGS, MASK_SELECTOR, BLOCK_SELECTOR, IGNORE_SELECTOR, UNMASK_SELECTOR } from './protocol.js';
@@ -155,19 +156,12 @@ function carry() {
   } catch (e) { /* storage full or blocked: those events are lost */ }
 }
 
-/** A JSON list kept in sessionStorage for the next page, taken (read and removed). */
-function taken(k) {
-  try {
-    const v = JSON.parse(sessionStorage.getItem(k) || '[]');
-    sessionStorage.removeItem(k);
-    return v;
-  } catch (e) {
-    return [];
-  }
-}
-
 function carried() {
-  for (const b of taken(CARRY)) worker.postMessage(b);
+  try {
+    const old = JSON.parse(sessionStorage.getItem(CARRY) || '[]');
+    sessionStorage.removeItem(CARRY);
+    for (const b of old) worker.postMessage(b);
+  } catch (e) { /* ignore */ }
 }
 
 // ------------------------------------------------------------------ DOM serialization

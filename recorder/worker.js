@@ -96,7 +96,7 @@ async function handle({ data, ports }) {
       hiding = true;
       clearTimeout(retryTimer);
       backoff = 0;
-      kick({ light: true });
+      kick();
     } else if (data.op === 'drain') {
       forced = true;
       await kick();
@@ -119,9 +119,7 @@ async function status() {
 }
 
 /** Run passes over the queue until nothing new arrived; one pass at a time. */
-let lightNow = false;
-function kick(opts) {
-  if (opts && opts.light) lightNow = true;
+function kick() {
   if (running) {
     again = true;
     return running;
@@ -142,12 +140,12 @@ function kick(opts) {
 
 async function pass() {
   offline = false;
-  if (lightNow && cfg.mode === 'device') {
+  if (hiding && cfg.mode === 'device') {
     // The page is going: every batch Python has not processed is queued in light form
     // (the standby envelopes first: the page has just sent them as beacons, and the same
-    // bytes again are a 200 duplicate). The raw batches stay, for Python on the visit's
-    // next page; if there is none, the light form is what the team gets.
-    lightNow = false;
+    // bytes again are a 200 duplicate). The raw batches stay, flagged `lit` (so a later
+    // pass skips them), for Python on the visit's next page; if there is none, the light
+    // form is what the team gets.
     const raws = await queue.allRaw();
     raws.sort((a, b) => standby.has(`${b.pid}|${b.seq}`) - standby.has(`${a.pid}|${a.seq}`));
     for (const raw of raws) {
@@ -160,8 +158,7 @@ async function pass() {
   // Already sealed envelopes first: at pagehide they are what can still leave. Then each
   // batch is sent as soon as it is sealed (the outbox keeps their order).
   await upload();
-  if (cfg.mode === 'light' || lightNow) {
-    lightNow = false;
+  if (cfg.mode === 'light') {
     await sealLight(await queue.allRaw());
   } else if (pythonDue()) {
     forced = false;

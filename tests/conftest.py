@@ -33,6 +33,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def poll(fn, timeout: float, every: float = 0.25):
+    """Call fn() until it returns something truthy or `timeout` seconds pass; return its last value."""
+    deadline = time.time() + timeout
+    while True:
+        value = fn()
+        if value or time.time() > deadline:
+            return value
+        time.sleep(every)
+
+
 class Collector:
     """A running `sightline serve` process."""
 

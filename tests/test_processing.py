@@ -15,7 +15,7 @@ import time
 from urllib.parse import quote
 
 import pytest
-from conftest import Collector
+from conftest import Collector, poll
 
 from py_core import keys
 from py_core.envelope import open_envelope
@@ -70,12 +70,7 @@ def payloads(ingest: Collector, sid: str, demo_key: dict, every: bool = False) -
 
 
 def wait_until(fn, timeout=SLOW_MS / 1000, every=0.5):
-    deadline = time.time() + timeout
-    while True:
-        value = fn()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(every)
+    return poll(fn, timeout, every)
 
 
 def runtime_requests(requests) -> list[str]:

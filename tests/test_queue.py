@@ -13,12 +13,11 @@ import json
 import secrets
 import signal
 import sqlite3
-import time
 from collections import Counter, defaultdict
 from urllib.parse import quote
 
 import pytest
-from conftest import Collector
+from conftest import Collector, poll
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
@@ -101,13 +100,8 @@ def opened(envs: list[dict], demo_key: dict) -> list[tuple[dict, dict]]:
 
 
 def wait_for(fn, timeout=PYODIDE_MS / 1000, every=0.25):
-    """Poll fn() until it returns something truthy; fail with its last value."""
-    deadline = time.time() + timeout
-    while True:
-        value = fn()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(every)
+    """Poll fn() until it returns something truthy; its last value."""
+    return poll(fn, timeout, every)
 
 
 def tracked(payloads: list[dict], tab: str) -> list[int]:
