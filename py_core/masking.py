@@ -40,10 +40,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from typing import Callable, Iterable
 from urllib.parse import unquote_plus
 
-__all__ = ["MASK", "find_pii", "luhn_ok", "iban_ok", "iban_shaped", "mask_attr", "mask_css", "mask_event",
+__all__ = ["MASK", "MASK_WIDE", "find_pii", "luhn_ok", "iban_ok", "iban_shaped", "mask_attr", "mask_css", "mask_event",
            "mask_events", "mask_text", "mask_url", "personal_key", "secret_param", "shape_mask"]
 
 MASK = "*"
@@ -131,7 +132,8 @@ _CARD_WORDS = re.compile(r"(?i)(card|visa|master|amex|maestro|carte|tarjeta|kart
 _PHONE_WORDS = re.compile(r"(?i)(phone|call|\btel|mobile|cell|ring|fax|sms|whatsapp|contact|telefon|t[ée]l[ée]fono|"
                           r"appel|llam|rufen|handy|portable|m[óo]vil|celular|ligue|liga[rn]?\b|chiam|cellulare|"
                           r"\bbel\b|bellen|mobiel|contato|contacto|contatto|kontakt|numero|número|nummer|"
-                          r"\bph\b|\bmob\b|\bcel\b|\bfone|電話|携帯|連絡|tél|tel\.)")
+                          r"\bph\b|\bmob\b|\bcel\b|\bfone|電話|携帯|連絡|tél|tel\.|reach|\bline\b|hotline|\bdial|\btext\b|"
+                          r"\bwa\b|anruf|erreichbar|joindre|contactez|chiama|bereikbaar|番号)")
 
 
 def _near(m: re.Match, words: re.Pattern, before: int = 40) -> bool:
@@ -259,8 +261,8 @@ def _phone_ok(m: re.Match, text: str, at: int = 0) -> bool:
         return False
     if text[0] in "+(" or text.startswith("00"):
         return True
-    if d[0] == "0":  # national numbers after a trunk 0 (most of Europe, Japan, India)
-        return bool(re.search(r"[\s.-]", text)) or 10 <= len(d) <= 11
+    if d[0] == "0" and (re.search(r"[\s.-]", text) or 10 <= len(d) <= 11):
+        return True  # national numbers after a trunk 0 (most of Europe, Japan, India)
     if _NATIONAL.fullmatch(text):
         return True
     # Any other grouping of 9-12 digits, or bare digits, only after a phone word.
@@ -342,9 +344,9 @@ _ssn, 0, None),
                         r"(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w]+)?(?![\w:])"), _ipv6, 0, None),
     ("ipv4", re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
                         r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\w|\.\d)"), _ipv4, 0, None),
-    ("phone", re.compile(r"(?<![\w+#/.-])(?<!\d:)(?:(?:\+|00)\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?)?"
+    ("phone", re.compile(r"(?<![0-9A-Za-z_\u00C0-\u024F+#/.-])(?<!\d:)(?:(?:\+|00)\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?)?"
                          r"(?:\(\d{1,5}\)[\s.-]?)?\d{1,5}(?:[\s.-]?\d{2,5}){1,5}"
-                         r"(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w-]|[.,]\d)"), _phone, 0, None),
+                         r"(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![0-9A-Za-z_\u00C0-\u024F-]|[.,]\d)"), _phone, 0, None),
 ]
 
 # ----------------------------------------------------------------------------- label rules
@@ -358,7 +360,7 @@ _TITLES = frozenset(("mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "herr
                      "sr", "sra", "srta", "d", "dª", "don", "doña", "dott", "dott.ssa", "sig", "sig.ra", "dhr", "mevr",
                      "shri", "smt", "kumari", "ing", "lic", "eng"))
 _PARTICLES = frozenset(("van", "von", "de", "der", "den", "del", "della", "di", "da", "das", "do", "dos", "du", "le",
-                        "la", "el", "y", "e", "ten", "ter", "zu", "bin", "al", "'t", "het", "des", "'s"))
+                        "la", "el", "y", "e", "ten", "ter", "zu", "bin", "al", "'t", "het", "des", "'s", "die", "in"))
 
 _PASSPORT = re.compile(
     r"(?i:passport|pass\.?-?nr|reisepass|passeport|pasaporte|passaporto|paspoort|passaporte|旅券|パスポート)"
@@ -504,9 +506,25 @@ _VALUE_LABEL_RULES: list = [
 _MAYBE = re.compile(r"[\d@]|%40|eyJ|(?i:bearer|basic|token|secret|pass|key|auth|code|sig|sid|otp)")
 
 
+MASK_WIDE = "\uff0a"  # FULLWIDTH ASTERISK: one em, the width of the CJK and full-width characters it hides
+
+
+def _mask_char(ch: str) -> str:
+    if ch.isspace():
+        return ch
+    if ch < "\u1100":  # nothing below U+1100 is East Asian wide
+        return MASK
+    return MASK_WIDE if unicodedata.east_asian_width(ch) in "WF" else MASK
+
+
 def shape_mask(text: str) -> str:
-    """Replace every character except whitespace with the mask character."""
-    return "".join(ch if ch.isspace() else MASK for ch in text)
+    """Replace every character except whitespace with a mask glyph of its width class: ``*``
+    for proportional (Latin, Greek, Cyrillic, Arabic...) characters, ``＊`` (U+FF0A, one
+    em) for East Asian wide and full-width ones, so masked CJK text keeps its rendered
+    width instead of shrinking to half."""
+    if text.isascii():
+        return "".join(ch if ch.isspace() else MASK for ch in text)
+    return "".join(map(_mask_char, text))
 
 
 def find_pii(text: str, context: str = "") -> list[tuple[int, int, str]]:
@@ -835,7 +853,7 @@ _PERSONAL_PARTS = frozenset((
     "birthdate", "birth", "passport", "address", "street", "zip", "postcode", "postal", "firstname", "lastname",
     "fullname", "surname", "givenname", "familyname", "username", "password", "passwd", "pwd", "secret", "token",
     "apikey", "otp", "credential", "credentials", "jwt", "bearer", "nif", "nie", "dni", "cpf", "cnpj", "aadhaar",
-    "pesel", "bsn", "codicefiscale", "personnummer", "social", "security", "ssnumber", "socialsecurity"))
+    "pesel", "bsn", "codicefiscale", "personnummer", "social", "security", "ssnumber", "socialsecurity", "contact"))
 _ATTR_PERSONAL = frozenset(("user", "customer", "contact", "account", "member", "owner", "holder", "client"))
 _NAME_KEYS = frozenset(("name", "fullname", "customername", "contactname", "recipient", "cardholder"))
 

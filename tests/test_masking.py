@@ -127,7 +127,7 @@ def test_shape_is_kept_whatever_the_surroundings(noise, value):
 
 # ----------------------------------------------------------------------------- issue 12
 
-from py_core.masking import iban_shaped, mask_attr, mask_css, personal_key  # noqa: E402
+from py_core.masking import MASK, MASK_WIDE, iban_shaped, mask_attr, mask_css, personal_key, shape_mask  # noqa: E402
 
 # Issuer prefixes per length that bench/heldout_corpus.py does not share with the rules'
 # tables by import: Maestro 12-19, Visa 13/16/19, Amex 15, Diners 14, JCB 16-19, UATP 15,
@@ -219,7 +219,8 @@ def test_phone_and_card_decoys(text):
                                    "山田@例え.日本", "zoë.ß@xn--mller-kva.de", "tomás.garcía@correo.es"])
 def test_non_ascii_email(email):
     """RFC 6531 local parts and IDNA domains (U-labels and A-labels)."""
-    assert mask_text(f"Mail: {email} ok") == f"Mail: {'*' * len(email)} ok"
+    assert mask_text(f"Mail: {email} ok") == f"Mail: {shape_mask(email)} ok"
+    assert set(shape_mask(email)) <= {MASK, MASK_WIDE}
 
 
 @pytest.mark.parametrize("style", [
@@ -322,7 +323,7 @@ def test_names_in_their_common_contexts(text, name):
 ])
 def test_addresses_after_their_labels(text, address):
     masked = mask_text(text)
-    assert all(a == "*" or a.isspace() for a in masked[text.index(address):][:len(address)]), masked
+    assert all(a in (MASK, MASK_WIDE) or a.isspace() for a in masked[text.index(address):][:len(address)]), masked
 
 
 @pytest.mark.parametrize("text", ["Hi there, welcome back", "Dear customer, your order shipped", "The address book is empty",
@@ -344,3 +345,42 @@ def test_json_numbers_in_track_properties():
     assert p["items"] == [{"cc": "*" * 16}] and p["firstName"] == "*****"
     assert (p["orderId"], p["ts"], p["price"], p["qty"], p["plan"]) == (48291736, 1711234567890, 12.5, 3, "pro")
     assert personal_key("billing_address") and personal_key("ccNumber") and not personal_key("product_name")
+
+
+def test_mask_glyph_keeps_the_width_class():
+    """Wide (CJK, kana, hangul, full-width) characters mask to the full-width asterisk, the
+    rest to ``*``: the masked run keeps its length and close to its rendered width."""
+    assert shape_mask("山田 太郎") == "＊＊ ＊＊"
+    assert shape_mask("직원@例え.jp") == "＊＊*＊＊***"
+    assert shape_mask("Zoë Ångström") == "*** ********"
+    assert shape_mask("ＡＢＣ１２") == "＊＊＊＊＊"
+
+
+@pytest.mark.parametrize("text, value", [
+    ("携帯番号は090-2923-8563です。", "090-2923-8563"),  # CJK letters touch the digits
+    ("電話:03-7811-4429まで", "03-7811-4429"),
+    ("Reach me on 619 129 633 after six.", "619 129 633"),  # a phone word, no trunk 0
+    ("Support line 3289042565 (Mon-Fri)", "3289042565"),
+    ("Reach me on 87921035906 after six.", "87921035906"),
+    ("| Mobile | 054322969 |", "054322969"),  # 9 digits after a trunk 0, after a phone word
+])
+def test_phones_after_phone_words_and_beside_cjk(text, value):
+    masked = mask_text(text)
+    i = text.index(value)
+    assert all(c in (MASK, MASK_WIDE) or c.isspace() for c in masked[i:i + len(value)]), masked
+    assert masked[:i] == text[:i] and masked[i + len(value):] == text[i + len(value):], masked
+
+
+@pytest.mark.parametrize("text", ["SKU 761 461 753", "Order 798 969 364 shipped.", "Subtotal 633 608 970",
+                                  "see line 12 of 40", "v2.0.22 build 0412"])
+def test_three_three_three_groups_without_a_phone_word_stay(text):
+    assert mask_text(text) == text, find_pii(text)
+
+
+def test_contact_key_masks_a_json_number():
+    ev = mask_event({"t": 11, "ts": 0, "n": "lead", "p": {"contact": 5519962486228, "orderId": 376951356}})
+    assert ev["p"] == {"contact": "*" * 13, "orderId": 376951356}
+
+
+def test_dutch_particle_die_in_a_name():
+    assert mask_text("Recipient: Evie die Bont") == "Recipient: **** *** ****"
