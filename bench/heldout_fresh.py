@@ -1,0 +1,129 @@
+"""A second held-out masking corpus, over every locale Faker has (issue 12).
+
+    .venv/bin/python bench/heldout_fresh.py --seed 4111 --out /tmp/fresh-4111.jsonl
+    .venv/bin/python bench/masking_bench.py --heldout /tmp/fresh-4111.jsonl
+
+Written on 2026-12-02 after py_core/masking.py was frozen at commit 18aa157 (the ``tune``
+and ``final`` sets of bench/heldout_corpus.py had both been looked at by then: their
+misses led to fixes, so neither is held out any more). Its templates below and its seed
+(4111, picked after the templates) were not used to change any rule. Rows have the format
+of bench/heldout_corpus.py (``masking_bench.py --heldout`` scores them).
+
+What differs from the other sets: every locale of ``faker.config.AVAILABLE_LOCALES``
+(phone numbers are Faker's own per-locale formats, names and addresses in each locale's
+script), and new surroundings: forms, receipts, CSV lines, key: value logs, chat, e-mail
+signatures, HTML-ish fragments, query strings, markdown lists. Decoys are the same
+generators as the other sets (orders, SKUs, prices, dates, versions, UUIDs, tracking codes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+from faker import Faker
+from faker.config import AVAILABLE_LOCALES
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import heldout_corpus as hc  # noqa: E402
+
+KINDS = hc.KINDS
+
+FRESH = {
+    "email": {"*": ["- owner: {v}", "Signed in as {v} · {d}", "{v},{d},active", "send_receipt(to='{v}')",
+                    "— sent from {v}", "[reply]({v}) | ticket {d}", "Contact email {v}"]},
+    "card": {"*": ["Saved cards: {v} · expires 04/29", "charge ok; number={v}; total {d}", "Card on file {v}",
+                   "{d},{v},captured", "- card: {v}", "Paid by card ({v})"]},
+    "phone": {"*": ["Tel.: {v}", "- phone: {v}", "mobile={v}&consent=1", "Call us: {v} (ref {d})", "Ph {v}",
+                    "phone_number,{v}", "Your phone: {v}"]},
+    "iban": {"*": ["- iban: {v}", "Transfer to IBAN {v} by {d}", "iban,{v}", "Beneficiary account (IBAN) {v}"]},
+    "ssn": {"*": ["- ssn: {v}", "SSN on file: {v}", "applicant.ssn = {v}", "Social security number {v}"]},
+    "passport": {"*": ["- passport: {v}", "Passport #: {v}", "passport={v}&nat=XX", "Passport number {v} (expires {d})"]},
+    "dob": {"*": ["- date of birth: {v}", "DOB: {v}", "dob={v}", "Date of birth {v}"]},
+    "name": {"*": ["- name: {v}", "Thanks, {v}!", "Name {v}", "Ship to {v}", "Good morning {v},",
+                   "Account holder: {v}"]},
+    "address": {"*": ["- address: {v}", "Ship to: {v}", "Address {v}", "Mailing address: {v}"]},
+    "decoy": {"*": ["- order: {d}", "{d},shipped", "Ticket {d} closed", "Batch {d} · 3 items", "id={d}&page=2",
+                    "Last sync {d}", "Release {d}"]},
+}
+FRESH_CHANNELS = {"attr": ["data-owner", "title", "data-value", "aria-label", "content"],
+                  "style": ["mask-image: url({u})", "background: no-repeat url('{u}'); padding: {d}"],
+                  "css": [".card::before{{content:'';background:url({u}) center}}"],
+                  "split": None,
+                  "json": ["phone", "telephone", "cell", "ccnum", "ssn", "mobile_number"]}
+
+
+class _Fallback:
+    """A locale's Faker, falling back to en_US for providers the locale does not have."""
+
+    def __init__(self, own: Faker, other: Faker):
+        self.own, self.other = own, other
+
+    def seed_instance(self, seed: int) -> None:
+        self.own.seed_instance(seed)
+        self.other.seed_instance(seed)
+
+    def __getattr__(self, name):
+        try:
+            return getattr(self.own, name)
+        except AttributeError:
+            return getattr(self.other, name)
+
+
+class FreshValues(hc.Values):
+    """Values for any Faker locale: phone numbers are Faker's own national/international
+    formats for the locale; languages without a month table write dates as numbers."""
+
+    def __init__(self, locale: str, rng: random.Random):
+        self.locale, self.rng = locale, rng
+        self.lang = hc.LANG.get(locale, locale.split("_")[0] if locale.split("_")[0] in hc.MONTHS else "en")
+        self.fake = _Fallback(Faker(locale), Faker("en_US"))
+        self.fake.seed_instance(rng.randrange(1 << 30))
+
+    def phone(self) -> str:
+        return self.fake.phone_number()
+
+    def email(self) -> str:
+        if self.lang not in ("de", "fr", "es", "it", "nl", "pt", "ja", "en"):
+            return self.fake.email()
+        return super().email()
+
+    def value(self, kind: str) -> str:
+        try:
+            return getattr(self, kind)()
+        except (AttributeError, KeyError, ValueError):
+            return getattr(FreshValues("en_US", self.rng), kind)()
+
+
+def generate(seed: int, per_locale: int) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for locale in sorted(AVAILABLE_LOCALES):
+        v = FreshValues(locale, rng)
+        for i in range(per_locale):
+            x = rng.random()
+            if x < 0.62:
+                rows.append(hc.row_text(v, FRESH, KINDS[i % len(KINDS)]))
+            elif x < 0.80:
+                rows.append(hc.row_decoy(v, FRESH))
+            else:
+                rows.append(hc.row_channel(v, FRESH_CHANNELS, rng.choice(["attr", "style", "css", "split", "json"])))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--per-locale", type=int, default=60)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    rows = generate(args.seed, args.per_locale)
+    args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    print(f"wrote {len(rows)} rows ({len(AVAILABLE_LOCALES)} locales, seed {args.seed}) to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
