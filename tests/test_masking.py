@@ -384,3 +384,16 @@ def test_contact_key_masks_a_json_number():
 
 def test_dutch_particle_die_in_a_name():
     assert mask_text("Recipient: Evie die Bont") == "Recipient: **** *** ****"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_shape_mask_keeps_length_spaces_and_width_class(text):
+    import unicodedata
+    out = shape_mask(text)
+    assert len(out) == len(text)
+    for a, b in zip(text, out):
+        if a.isspace():
+            assert b == a
+        else:
+            assert b == (MASK_WIDE if unicodedata.east_asian_width(a) in "WF" else MASK)
