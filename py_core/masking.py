@@ -247,7 +247,7 @@ def _phone(m: re.Match):
 # 6xx/7xx/9xx 3-2-2-2.
 _NATIONAL = re.compile(
     r"[2-9]\d{2}([ .-])[2-9]\d{2}\1\d{4}|3\d{2}([ .-])\d{3}\2\d{4}|3\d{2} \d{6,7}|[1-9]\d[ .-]9?\d{4}-\d{4}|"
-    r"[6-9]\d{4} \d{5}|[6-9]\d{2} \d{2} \d{2} \d{2}")
+    r"[6-9]\d{4} \d{5}|[6-9]\d{2} \d{2} \d{2} \d{2}|1([ .-])[2-9]\d{2}\3[2-9]\d{2}\3\d{4}")
 
 
 def _phone_ok(m: re.Match, text: str, at: int = 0) -> bool:
@@ -265,8 +265,8 @@ def _phone_ok(m: re.Match, text: str, at: int = 0) -> bool:
         return True  # national numbers after a trunk 0 (most of Europe, Japan, India)
     if _NATIONAL.fullmatch(text):
         return True
-    # Any other grouping of 9-12 digits, or bare digits, only after a phone word.
-    return 9 <= len(d) <= 12 and _announced(m, _PHONE_WORDS, at) and \
+    # Any other grouping of 8-12 digits, or bare digits, only after a phone word.
+    return 8 <= len(d) <= 12 and _announced(m, _PHONE_WORDS, at) and \
         (text.isdigit() or all(len(g) >= 2 for g in re.split(r"[ .-]", text)))
 
 
@@ -317,8 +317,13 @@ def secret_param(name: str) -> bool:
 
 # RFC 5321 local parts, and RFC 6531 ones (any non-ASCII letter: "name+können", "再現する");
 # domains as DNS names or IDNA U-labels ("müller-bau.de", "例え.日本") or A-labels (xn--).
-_EMAIL = re.compile(r"(?<![\w.%+-])[^\W_][\w.%+-]{0,63}(?:@|%40)"
-                    r"(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[A-Za-z]{2,24}(?![A-Za-z0-9-])|xn--[a-z0-9-]{2,59}|"
+# Combining marks (Mn/Mc) that letters of Indic, Thai, Arabic, Hebrew... scripts carry: ``\w``
+# does not match them, so "सुनीता" would end at its first vowel sign.
+_MARKS = ("\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
+          "\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f\u17b4-\u17d3\u1ab0-\u1aff\u1dc0-\u1dff\u200c\u200d"
+          "\u20d0-\u20ff\ufe20-\ufe2f")
+_EMAIL = re.compile(r"(?<![\w.%+" + _MARKS + r"-])[^\W_][\w.%+" + _MARKS + r"-]{0,63}(?:@|%40)"
+                    r"(?:[^\W_](?:[\w" + _MARKS + r"-]{0,61}[\w" + _MARKS + r"])?\.)+(?:[A-Za-z]{2,24}(?![A-Za-z0-9-])|xn--[a-z0-9-]{2,59}|"
                     r"[^\W\d_A-Za-z]{2,24})")
 
 _RULES: list[tuple[str, re.Pattern, Callable[[re.Match], bool] | None, int, tuple | None]] = [
@@ -337,7 +342,8 @@ _RULES: list[tuple[str, re.Pattern, Callable[[re.Match], bool] | None, int, tupl
     ("email", _EMAIL, None, 0, None),
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"),
      _iban, 0, None),
-    ("card", re.compile(r"(?<![\w.,-])\d(?:[ -]?\d){11,60}(?![\w-]|[.,]\d)"), _card, 0, None),
+    ("card", re.compile(r"(?<![\w.-])(?<!\d,)\d(?:[ -]?\d){11,60}(?![\w-]|[.,]\d)|"
+                        r"(?<=\d,)(?:\d{4,6}(?:[ -]\d{3,6}){1,4}|\d{12,19})(?![\w-]|[.,]\d)"), _card, 0, None),
     ("ssn", re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-])"),
 _ssn, 0, None),
     ("ipv6", re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|"
@@ -345,7 +351,7 @@ _ssn, 0, None),
     ("ipv4", re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
                         r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\w|\.\d)"), _ipv4, 0, None),
     ("phone", re.compile(r"(?<![0-9A-Za-z_\u00C0-\u024F+#/.-])(?<!\d:)(?:(?:\+|00)\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?)?"
-                         r"(?:\(\d{1,5}\)[\s.-]?)?\d{1,5}(?:[\s.-]?\d{2,5}){1,5}"
+                         r"(?:\(\d{1,5}\)[\s./-]?|0\d{1,4}/ ?)?\d{1,5}(?:[\s.-]?\d{2,5}){1,5}"
                          r"(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![0-9A-Za-z_\u00C0-\u024F-]|[.,]\d)"), _phone, 0, None),
 ]
 
@@ -358,7 +364,7 @@ _LETTER = r"[^\W\d_]"
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TITLES = frozenset(("mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "herr", "frau", "m", "mme", "mlle",
                      "sr", "sra", "srta", "d", "dª", "don", "doña", "dott", "dott.ssa", "sig", "sig.ra", "dhr", "mevr",
-                     "shri", "smt", "kumari", "ing", "lic", "eng"))
+                     "shri", "smt", "kumari", "ing", "lic", "eng", "pan", "pani", "pán", "paní", "gospodin", "г-н", "г-жа"))
 _PARTICLES = frozenset(("van", "von", "de", "der", "den", "del", "della", "di", "da", "das", "do", "dos", "du", "le",
                         "la", "el", "y", "e", "ten", "ter", "zu", "bin", "al", "'t", "het", "des", "'s", "die", "in"))
 
@@ -376,17 +382,25 @@ _DOB = re.compile(
 _SSN_LABEL = re.compile(r"(?i:\bssn|social[ \t]security(?:[ \t]number|[ \t]no\.?)?|\bitin\b|\btin\b|tax[ \t]id)"
                         r"[^\n\d]{0,12}?(?<!\d)(\d{9})(?!\d)")
 
-_NAME_WORDS = r"(" + _LETTER + r"[\w'’.-]*(?:[ \t]+" + _LETTER + r"[\w'’.-]*){0,5})"
+_NAME_WORDS = r"(" + _LETTER + r"[\w'’." + _MARKS + r"-]*(?:[ \t]+" + _LETTER + r"[\w'’." + _MARKS + r"-]*){0,5})"
 _NAME_LABEL = re.compile(
     r"(?<![\w-])(?i:name|full[ \t]name|first[ \t]name|last[ \t]name|surname|customer|recipient|cardholder|attn\.?|"
     r"nom|nom[ \t]complet|prénom|nome|nome[ \t]completo|nombre|nombre[ \t]completo|apellidos?|naam|volledige[ \t]naam|"
-    r"vorname|nachname|empfänger|kunde|klant|cliente|destinataire|destinatario|titular|karteninhaber)"
+    r"vorname|nachname|empfänger|kunde|klant|cliente|destinataire|destinatario|titular|karteninhaber|"
+    r"account[ \t]holder|holder|name[ \t]on[ \t]card|contact[ \t]person|addressee|payee|beneficiary|passenger|"
+    r"guest|patient|applicant|kontoinhaber|rekeninghouder|intestatario)"
     r"[ \t]*[:：|\t][ \t]*" + _NAME_WORDS)
+_NAME_BARE_LABEL = re.compile(r"(?<![\w-])(?i:name|full[ \t]name|nom|nome|nombre|naam|account[ \t]holder)[ \t]+"
+                              + _NAME_WORDS)
 _NAME_CJK = re.compile(r"(?:氏名|名前|お名前|宛名|担当)[ \t]*[:：]?[ \t　]*([" + _CJK + r"]{1,6}(?:[ 　][" + _CJK + r"]{1,6})?)")
 _NAME_HONORIFIC = re.compile(r"([" + _CJK + r"]{1,5}(?:[ 　][" + _CJK + r"]{1,5})?)(?=様|さん|殿)")
 _GREETING = re.compile(
     r"(?<![\w-])(?i:hi|hello|hey|dear|hallo|liebe[rs]?|sehr[ \t]geehrte[rs]?|bonjour|bonsoir|salut|cher|chère|hola|"
-    r"estimad[oa]|querid[oa]|buenos[ \t]días|ciao|salve|gentile|car[oa]|beste|hoi|geachte|olá|oi|prezad[oa]|namaste)"
+    r"estimad[oa]|querid[oa]|buenos[ \t]días|ciao|salve|gentile|car[oa]|beste|hoi|geachte|olá|oi|prezad[oa]|namaste|"
+    r"thanks|thank[ \t]you|many[ \t]thanks|good[ \t](?:morning|afternoon|evening|day)|welcome(?:[ \t]back)?|greetings|"
+    r"congratulations|congrats|guten[ \t](?:tag|morgen|abend)|danke|merci|buongiorno|buonasera|grazie|"
+    r"buenas[ \t](?:tardes|noches)|buen[ \t]día|gracias|bom[ \t]dia|boa[ \t](?:tarde|noite)|obrigad[oa]|"
+    r"goedemorgen|goedemiddag|bedankt|dank[ \t]je|salam|merhaba|ahoj|hej|cześć|witaj|привет|здравствуйте)"
     r"[ \t,]+" + _NAME_WORDS)
 _ADDRESS_LABEL = re.compile(
     r"(?<![\w-])(?i:address|addr\.|ship(?:ping)?[ \t]to|shipping[ \t]address|billing[ \t]address|bill[ \t]to|"
@@ -416,7 +430,9 @@ def _name_tokens(m: re.Match, group: int = 1, need_comma: bool = False):
         if low in _PARTICLES and words and bare[0].islower():
             continue
         is_cjk = bool(bare) and "\u3040" <= bare[0] <= "\ufaff"
-        if not bare or not (bare[0].isupper() or is_cjk) or any(c.isdigit() for c in bare) or cjk >= 2:
+        caseless = bool(bare) and not is_cjk and bare[0].isalpha() and not bare[0].isupper() and not bare[0].islower()
+        if not bare or not (bare[0].isupper() or is_cjk or caseless) or any(c.isdigit() for c in bare) or cjk >= 2 \
+                or words >= 5:
             break
         cjk += is_cjk
         words += 1
@@ -431,6 +447,13 @@ def _name_tokens(m: re.Match, group: int = 1, need_comma: bool = False):
     return (start + (first.start() if first else 0), start + kept)
 
 
+def _name_bare_label(m: re.Match):
+    """"Name Zelda Quist": without a colon the label must be followed by two or more
+    capitalised (or caseless-script) words, so "Name your price" and "Name Tags" stay."""
+    span = _name_tokens(m, 1)
+    return span if span and len(m.string[span[0]:span[1]].split()) >= 2 else False
+
+
 def _greeting(m: re.Match):
     return _name_tokens(m, 1, need_comma=True)
 
@@ -442,7 +465,8 @@ def _address(m: re.Match):
     end = _SENTENCE_END.search(text)
     text = text[:end.start()] if end else text
     text = text.rstrip(" \t,.")
-    if len(text) < 4 or not (text[0].isdigit() or text[0].isupper() or "\u3040" <= text[0]
+    caseless = text[:1].isalpha() and not text[0].isupper() and not text[0].islower()
+    if len(text) < 4 or not (text[0].isdigit() or text[0].isupper() or "\u3040" <= text[0] or caseless
                              or any(c.isdigit() for c in text)):
         return False
     if not (any(c.isdigit() for c in text) or len(text.split()) >= 2):
@@ -478,11 +502,14 @@ def _names_beside(text: str, spans: list) -> list:
 # to run at all (a substring test is far cheaper than a case-insensitive alternation).
 _K_ADDRESS = ("addr", "adres", "ship to", "shipping", "bill to", "billing", "deliver to", "delivery", "anschrift",
               "direcci", "domicilio", "indirizzo", "endere")
-_K_NAME = ("nam", "nom", "naam", "custom", "recipient", "holder", "attn", "prénom", "apellido", "empfänger", "kunde",
+_K_NAME = ("nam", "nom", "naam", "custom", "recipient", "holder", "account", "contact", "addressee", "payee",
+           "beneficiary", "passenger", "guest", "patient", "applicant", "houder", "intestat", "attn", "prénom", "apellido", "empfänger", "kunde",
            "klant", "client", "destinat", "titular", "inhaber")
 _K_GREETING = ("hi ", "hello", "hey ", "dear ", "hallo", "liebe", "geehrte", "bonjour", "bonsoir", "salut ", "cher ",
                "chère ", "hola", "estimad", "querid", "buenos d", "ciao", "salve ", "gentile ", "caro ", "cara ",
-               "beste ", "hoi ", "geachte", "olá", "oi ", "prezad", "namaste")
+               "beste ", "hoi ", "geachte", "olá", "oi ", "prezad", "namaste", "thank", "good ", "welcome", "greetings",
+               "congrat", "guten ", "danke", "merci", "buon", "grazie", "buen", "gracias", "bom dia", "boa ", "obrigad",
+               "goede", "bedankt", "dank je", "salam", "merhaba", "ahoj", "hej", "cześć", "witaj", "привет", "здравств")
 _K_PASSPORT = ("pass", "pasap", "pasp", "旅券", "パスポート")
 _K_DOB = ("birth", "dob", "d.o.b", "born", "geburt", "geboren", "geb.", "naissance", "née", "né ", "nacimiento",
           "nac.", "nacid", "nascita", "nato", "nata", "geboorte", "nascimento", "nascid", "生年月日", "誕生日")
@@ -495,6 +522,7 @@ _LABEL_RULES: list = [
     ("name", _NAME_CJK, None, 1, ("氏名", "名前", "宛名", "担当")),
     ("name", _NAME_HONORIFIC, None, 1, ("様", "さん", "殿")),
     ("name", _GREETING, _greeting, 0, _K_GREETING),
+    ("name", _NAME_BARE_LABEL, _name_bare_label, 0, _K_NAME),
 ]
 _VALUE_LABEL_RULES: list = [
     ("passport", _PASSPORT, _passport, 0, _K_PASSPORT),

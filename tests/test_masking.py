@@ -397,3 +397,57 @@ def test_shape_mask_keeps_length_spaces_and_width_class(text):
             assert b == a
         else:
             assert b == (MASK_WIDE if unicodedata.east_asian_width(a) in "WF" else MASK)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("Thanks, Veronica Williams!", "Veronica Williams"),
+    ("Good morning Nicole Weiss-Picard,", "Nicole Weiss-Picard"),
+    ("Welcome back, Aoife Curran!", "Aoife Curran"),
+    ("Name David Ekwueme", "David Ekwueme"),  # a bare label: two capitalised words
+    ("Account holder: Rebecca Watson", "Rebecca Watson"),
+    ("- name: عبد اللطيف آل قصير", "عبد اللطيف آل قصير"),  # a script without case
+    ("Name: देवराज मित्रा", "देवराज मित्रा"),  # letters with combining vowel signs
+    ("Ship to देवराज मित्रा", "देवराज मित्रा"),
+    ("- name: pan Mateusz Czosnyka", "Mateusz Czosnyka"),
+])
+def test_names_in_more_contexts_and_scripts(text, value):
+    masked = mask_text(text)
+    i = text.index(value)
+    assert all(c in (MASK, MASK_WIDE) or c.isspace() for c in masked[i:i + len(value)]), masked
+
+
+@pytest.mark.parametrize("text", ["Name your price", "Name Tags", "Thanks for your order!", "Good morning, team",
+                                  "Welcome back!", "Account holder: none"])
+def test_name_contexts_without_names_stay(text):
+    assert mask_text(text) == text, find_pii(text)
+
+
+@pytest.mark.parametrize("email", ["दावा@yahoo.com", "सुनीता.शर्मा@example.in", "ସାହେବ@hotmail.com",
+                                   "রাজিয়া.কাদের@কাদের.in"])
+def test_email_local_parts_with_combining_marks(email):
+    assert mask_text(f"Contact email {email} ok") == f"Contact email {shape_mask(email)} ok"
+
+
+@pytest.mark.parametrize("row, card", [("2017-03-02,6584304692828604474,captured", "6584304692828604474"),
+                                       ("#66639088,5231924118273748,captured", "5231924118273748"),
+                                       ("928 625 238,1134 9652 2722 473,captured", "1134 9652 2722 473")])
+def test_card_as_a_csv_field_after_a_number(row, card):
+    assert mask_text(row) == row.replace(card, shape_mask(card))
+
+
+def test_thousands_separated_amounts_are_not_cards():
+    for text in ["Total 1,234,567,890,123,456", "¥98,891,602 paid", "1,000,000,000,000 views"]:
+        assert mask_text(text) == text, find_pii(text)
+
+
+@pytest.mark.parametrize("text, value", [("Your phone: (61)/503-4603", "(61)/503-4603"),
+                                         ("- phone: 09/ 119 40 40", "09/ 119 40 40"),
+                                         ("Tel.: 1-663-335-7778", "1-663-335-7778"),
+                                         ("Tel.: 57628089", "57628089"), ("- phone: 59 87 46 34", "59 87 46 34")])
+def test_phone_shapes_with_slashes_nanp_one_and_eight_digits(text, value):
+    assert mask_text(text) == text.replace(value, shape_mask(value))
+
+
+@pytest.mark.parametrize("text", ["due 09/12/2024", "build 12345678", "page 1-2-3", "Order 57628089 shipped"])
+def test_dates_and_eight_digit_ids_without_phone_words_stay(text):
+    assert mask_text(text) == text, find_pii(text)
