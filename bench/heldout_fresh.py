@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/heldout_fresh.py --seed 4111 --out /tmp/fresh-4111.jsonl
     .venv/bin/python bench/masking_bench.py --heldout /tmp/fresh-4111.jsonl
+    .venv/bin/python bench/heldout_fresh.py --templates second --seed 9377 --out /tmp/second-9377.jsonl
 
-Written on 2026-12-02 after py_core/masking.py was frozen at commit 18aa157 (the ``tune``
+``--templates second`` (the held-out set now; see SECOND below) was written after the rules
+were frozen again at d3dbaa6. Written on 2026-12-02 after py_core/masking.py was frozen at commit 18aa157 (the ``tune``
 and ``final`` sets of bench/heldout_corpus.py had both been looked at by then: their
 misses led to fixes, so neither is held out any more). Its templates below and its seed
 (4111, picked after the templates) were not used to change any rule. Rows have the format
@@ -49,6 +51,33 @@ FRESH = {
     "decoy": {"*": ["- order: {d}", "{d},shipped", "Ticket {d} closed", "Batch {d} · 3 items", "id={d}&page=2",
                     "Last sync {d}", "Release {d}"]},
 }
+# The second fresh set, written after the rules were frozen again at d3dbaa6 (the misses
+# of the first fresh set, seed 4111, led to that round of fixes, so that set is no longer
+# held out). Seed 9377 picked after these templates. Not used to change a rule.
+SECOND = {
+    "email": {"*": ["login: {v} (2FA on)", "To: {v}\nSubject: Order {d}", "unsubscribe {v} from the list",
+                    "<td>{v}</td><td>{d}</td>", "user {v} reset the password", "mailto:{v}?subject=hi"]},
+    "card": {"*": ["<td>{v}</td><td>Visa</td>", "Last used payment: {v}", "credit_card_number: {v}",
+                   "We could not charge {v}.", "number {v} exp 11/28 cvc ***"]},
+    "phone": {"*": ["<a href=\"tel:{v}\">call</a>", "Hotline: {v}", "SMS code sent to {v}", "<td>{v}</td><td>mobile</td>",
+                    "phone number {v} verified", "Fax {v}"]},
+    "iban": {"*": ["<td>IBAN</td><td>{v}</td>", "SEPA mandate for account {v}", "Bank account: {v}"]},
+    "ssn": {"*": ["<td>SSN</td><td>{v}</td>", "taxpayer id (SSN) {v}", "SSN#{v}"]},
+    "passport": {"*": ["<td>Passport</td><td>{v}</td>", "passport no {v} checked", "Passport ID: {v}"]},
+    "dob": {"*": ["<td>Date of birth</td><td>{v}</td>", "Birth date {v}", "born on {v}"]},
+    "name": {"*": ["<td>Name</td><td>{v}</td>", "Hey {v}, your order is on its way", "Welcome, {v}!",
+                   "Customer name: {v}", "Invoice addressed to: {v}", "Hello, {v}."]},
+    "address": {"*": ["<td>Address</td><td>{v}</td>", "Delivery address: {v}", "Billing: {v}",
+                      "Your parcel goes to {v}"]},
+    "decoy": {"*": ["<td>{d}</td><td>in stock</td>", "Build {d} passed", "Coupon {d} applied", "Page {d} of 40",
+                    "Serial: {d}", "Shipment {d} left the depot"]},
+}
+SECOND_CHANNELS = {"attr": ["data-user-email", "data-customer", "title", "value", "data-info"],
+                   "style": ["background-image:url({u});width:{d}", "cursor: url('{u}'), auto"],
+                   "css": ["#x{{background:url({u})}}", "@font-face{{src:url(\"{u}\")}}"],
+                   "split": None,
+                   "json": ["phone_number", "cardNumber", "ssn", "tel", "contact_phone", "mobile"]}
+
 FRESH_CHANNELS = {"attr": ["data-owner", "title", "data-value", "aria-label", "content"],
                   "style": ["mask-image: url({u})", "background: no-repeat url('{u}'); padding: {d}"],
                   "css": [".card::before{{content:'';background:url({u}) center}}"],
@@ -98,7 +127,8 @@ class FreshValues(hc.Values):
             return getattr(FreshValues("en_US", self.rng), kind)()
 
 
-def generate(seed: int, per_locale: int) -> list[dict]:
+def generate(seed: int, per_locale: int, which: str = "fresh") -> list[dict]:
+    FRESH, FRESH_CHANNELS = (globals()["FRESH"], globals()["FRESH_CHANNELS"]) if which == "fresh" else (SECOND, SECOND_CHANNELS)
     rng = random.Random(seed)
     rows = []
     for locale in sorted(AVAILABLE_LOCALES):
@@ -116,11 +146,13 @@ def generate(seed: int, per_locale: int) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--templates", choices=("fresh", "second"), default="fresh",
+                    help="fresh: written after 18aa157 (seed 4111); second: written after d3dbaa6 (seed 9377)")
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--per-locale", type=int, default=60)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    rows = generate(args.seed, args.per_locale)
+    rows = generate(args.seed, args.per_locale, args.templates)
     args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     print(f"wrote {len(rows)} rows ({len(AVAILABLE_LOCALES)} locales, seed {args.seed}) to {args.out}")
 
