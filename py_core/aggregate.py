@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from typing import Iterable
-from urllib.parse import urlsplit
 
+from .timeline import page_key  # the one page key (path + hash route), shared with the insights
 from .events import EventType as T, expand_ids, sort_events
 
 __all__ = [
@@ -52,14 +52,6 @@ def width_bucket(width: int | float | None) -> str:
         if width >= low:
             name = bucket
     return name
-
-
-def page_key(url: str) -> str:
-    """A page's identity for aggregation: its path, without ``index.html``, query or fragment."""
-    path = urlsplit(url or "").path or "/"
-    if path.endswith("/index.html"):
-        path = path[: -len("index.html")]
-    return path
 
 
 class NodeIndex:

@@ -84,21 +84,31 @@ def _is_field(click: dict) -> bool:
 
 
 def rage_clicks(tl: Timeline, th: Thresholds = DEFAULT) -> list[dict]:
-    """Rage click: >= `rage_clicks` clicks within `rage_window_ms` of the first, all within
-    `rage_radius_px` of it, on one page view. A burst is reported once, at its first click."""
-    out, clicks, i = [], tl.clicks, 0
-    while i < len(clicks):
-        first, j = clicks[i], i + 1
-        while (j < len(clicks) and clicks[j]["at"] - first["at"] <= th.rage_window_ms
-               and clicks[j]["page"] == first["page"]
-               and _dist(clicks[j]["x"], clicks[j]["y"], first["x"], first["y"]) <= th.rage_radius_px):
-            j += 1
-        if j - i >= th.rage_clicks:
-            out.append({"kind": "rage_click", "at_ms": first["at"], "count": j - i, "x": first["x"],
-                        "y": first["y"], "node": first["i"], "target": _target(first)})
-            i = j
+    """Rage click: a cluster of >= `rage_clicks` clicks on one page view, each within
+    `rage_radius_px` of the previous one and following it by at most
+    ``rage_window_ms / (rage_clicks - 1)`` ms, with some `rage_window_ms` span of the cluster
+    holding >= `rage_clicks` of them. Clusters are chained click to click (a sliding window),
+    not anchored at a first click, so a lone click shortly before a burst neither opens nor
+    splits it. A burst is reported once, at its first click, with all its clicks counted."""
+    gap = th.rage_window_ms / max(1, th.rage_clicks - 1)
+    chains: list[list[dict]] = []
+    for c in tl.clicks:
+        last = chains[-1][-1] if chains else None
+        if (last is not None and c["page"] == last["page"] and c["at"] - last["at"] <= gap
+                and _dist(c["x"], c["y"], last["x"], last["y"]) <= th.rage_radius_px):
+            chains[-1].append(c)
         else:
-            i += 1
+            chains.append([c])
+    out = []
+    for chain in chains:
+        if len(chain) < th.rage_clicks:
+            continue
+        times = [c["at"] for c in chain]
+        if not _episodes(times, th.rage_clicks, th.rage_window_ms):
+            continue
+        first = chain[0]
+        out.append({"kind": "rage_click", "at_ms": first["at"], "count": len(chain), "x": first["x"],
+                    "y": first["y"], "node": first["i"], "target": _target(first)})
     return out
 
 

@@ -145,6 +145,10 @@ def build(events: list[dict]) -> Timeline:
             if t == T.META:
                 nodes = _Nodes()
                 height = int(_num(e.get("h"))) or height
+            elif tl.pages and page_key(url) == tl.pages[-1].key:
+                # One navigation is one page view, whatever mix of pushState, popstate and
+                # hashchange reported it; an in-page anchor jump keeps the page key too.
+                continue
             if tl.pages:
                 tl.pages[-1].end = at
             tl.pages.append(PageView(url, page_key(url), at, height=height,

@@ -321,6 +321,42 @@ def test_spa_navigation_counts_as_page_views():
     assert page_key("https://app.test/docs/index.html#install") == "/docs/"  # an anchor is not a page
 
 
+def test_one_fragment_navigation_reported_twice_is_one_page_view():
+    """popstate and hashchange for the same URL change are one page view; anchor jumps are none."""
+    nav = lambda ts, u, k: {"t": T.NAVIGATION, "ts": ts, "u": u, "k": k}  # noqa: E731
+    events = page(T0, "https://app.test/#/list") + [
+        nav(T0 + 4000, "https://app.test/#/item/7", "pop"), nav(T0 + 4001, "https://app.test/#/item/7", "hash"),
+        nav(T0 + 6000, "https://app.test/#/list", "pop"), nav(T0 + 6002, "https://app.test/#/list", "hash")]
+    assert [p.key for p in build(events).pages] == ["/#/list", "/#/item/7", "/#/list"]
+    assert kinds(events) == ["quick_back"]
+    plain = page(T0, "https://docs.test/guide") + [nav(T0 + 3000, "https://docs.test/guide#install", "hash"),
+                                                    nav(T0 + 3001, "https://docs.test/guide#install", "pop")]
+    assert [p.key for p in build(plain).pages] == ["/guide"]  # an in-page anchor is not a page
+
+
+def test_summary_and_aggregation_share_one_page_key():
+    """Heatmaps and journeys split a hash-routed app by route, exactly as the timeline does."""
+    from py_core import aggregate
+    nav = lambda ts, u, k: {"t": T.NAVIGATION, "ts": ts, "u": u, "k": k}  # noqa: E731
+    events = page(T0, "https://app.test/index.html#/a") + [nav(T0 + 3000, "https://app.test/#/b", "hash"),
+                                                           nav(T0 + 3001, "https://app.test/#/b", "pop")]
+    views = aggregate.page_views({"sid": "s", "events": events})
+    assert aggregate.page_key is page_key
+    assert [v["page"] for v in views] == [p.key for p in build(events).pages] == ["/#/a", "/#/b"]
+
+
+def test_lone_click_before_a_burst_neither_opens_nor_splits_it():
+    """A click 0.9 s before a burst stays out of it: one burst, at its own first click, all clicks counted."""
+    base = page(T0, nodes=NODES)
+    burst = [click(T0 + 1000)] + [click(T0 + 1900 + k * 150) for k in range(8)]
+    found = [m for m in signals.detect(build(base + burst)) if m["kind"] == "rage_click"]
+    assert [(m["at_ms"], m["count"]) for m in found] == [(1900, 8)]
+    slow_burst = [click(T0 + 1000 + k * 450) for k in range(11)]  # 11 clicks, 450 ms apart: one burst
+    found = [m for m in signals.detect(build(base + slow_burst)) if m["kind"] == "rage_click"]
+    assert [(m["at_ms"], m["count"]) for m in found] == [(1000, 11)]
+    assert "rage_click" not in kinds(base + [click(T0 + 1000 + k * 700) for k in range(6)])  # steady, not rage
+
+
 def test_compact_insights_keep_the_scores():
     """The worker's compact per-batch insights carry the same scores, summary and signals, in fewer bytes."""
     events = load("frustrated-02.json.gz")
