@@ -515,6 +515,7 @@ def build(public_key: str | None, site: Path | None = None, deploy: bool = False
         for page in (site / "tests" / "html").rglob("*.html"):
             page.write_text(page.read_text().replace("__SIGHTLINE_DEMO_KEY__", public_key))
         (site / "blank.html").write_text("<!doctype html><title>blank</title>\n")
+        build_framework_fixtures(site, public_key)  # issue 16: framework and state-log fixture apps
         (site / "index.html").write_text(
             "<!doctype html><meta charset=utf-8><title>Sightline</title>"
             "<h1>Sightline</h1><ul><li><a href=demo/>Demo shop (recorded)</a>"
@@ -522,6 +523,14 @@ def build(public_key: str | None, site: Path | None = None, deploy: bool = False
     precompress(site)
     report_sizes(site, runtime)
     return runtime
+
+
+def build_framework_fixtures(site: Path, public_key: str) -> None:
+    """Framework fixture apps (React 18/19, Vue 3 + Vuex, Svelte 5, Redux + MobX), bundled
+    from the real npm packages by tests/fixtures/frameworks/build.mjs into site/fixtures/
+    (docs/frameworks.md). Test pages only: not part of a deploy build."""
+    run(["node", ROOT / "tests" / "fixtures" / "frameworks" / "build.mjs", site],
+        env={**os.environ, "SIGHTLINE_DEMO_KEY": public_key})
 
 
 # Brotli quality 11 through Node's zlib (build.py stays stdlib-only; node is required).
