@@ -267,6 +267,7 @@ def add_session(sid, events, envelopes=()):
         if e["t"] == E_CUSTOM and e.get("p"):
             words.append(json.dumps(e["p"]))
     words += [c["label"] for v in views for c in v["clicks"]]
+    words += component_words(events)
     row = {
         "sid": sid,
         "started": events[0]["ts"],
@@ -332,6 +333,13 @@ def day_ms(element_id, end=False):
         return None
     day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp() * 1000
     return day + (86_400_000 if end else 0)
+
+
+def component_words(events):
+    """Search words for the components clicks, inputs and errors happened in (the events'
+    ``cp`` field, docs/frameworks.md): the name and ``component:<name>``."""
+    names = {e["cp"] for e in events if isinstance(e.get("cp"), str)}
+    return [w for n in sorted(names) for w in (n, f"component:{n}")]
 
 
 def filtered_rows():
