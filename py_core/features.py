@@ -154,3 +154,21 @@ def _finite(v: float) -> float:
     if v != v:  # NaN
         return 0.0
     return round(max(-LIMIT, min(LIMIT, v)), 6)
+
+
+MOUSE_FEATURES = ("mouse_speed", "mouse_speed_cv", "path_efficiency", "curvature", "pauses_per_min")
+
+
+def undefined(tl: Timeline) -> frozenset[str]:
+    """Features with no data behind them in this session: with no cursor movement to
+    measure, the mouse features read 0 but mean "unknown", so they are never offered as
+    a reason (py_core.insights drops them from every model's top features); with fewer
+    than two clicks there is no click gap; with no scroll, no scroll rate."""
+    out: set[str] = set()
+    if len(tl.mouse) < 2:
+        out.update(MOUSE_FEATURES)
+    if len(tl.clicks) < 2:
+        out.add("log_click_gap_s")
+    if not tl.scrolls:
+        out.add("scroll_viewports_per_min")
+    return frozenset(out)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from . import anomaly, sentiment
-from .features import NAMES, vector
+from .features import NAMES, undefined, vector
 from .signals import DEFAULT, FRUSTRATION, KINDS, Thresholds, detect
 from .timeline import Timeline, build, describe, page_key
 
@@ -93,10 +93,22 @@ def analyze(events: list[dict], thresholds: Thresholds = DEFAULT, goal: Goal = D
     x = vector(tl, moments)
     result["features"] = dict(zip(NAMES, x))
     if models:
-        result["anomaly"] = anomaly.assess(x)
-        result["sentiment"] = sentiment.assess(x)
+        missing = undefined(tl)
+        result["anomaly"] = a = anomaly.assess(x)
+        a["top_features"] = [f for f in a["top_features"] if f["feature"] not in missing]
+        if len(tl.events) < MIN_SCORED_EVENTS or tl.duration < MIN_SCORED_MS:
+            a["anomalous"], a["too_short"] = False, True  # too short to score: never flagged for it
+        result["sentiment"] = s = sentiment.assess(x)
+        s["top_features"] = {c: [f for f in fs if f["feature"] not in missing] for c, fs in s["top_features"].items()}
+        score = s["probabilities"].get("frustrated", 0.0)
+        rule = _strong_frustration(moments)
+        if rule:
+            # Policy (docs/insights.md, ADR 0507): a rule-based signal this strong overrides
+            # the model's label; the model's own label and probabilities are kept beside it.
+            s["model_label"], s["label"], s["rule"] = s["label"], "frustrated", rule
+            score = max(score, STRONG_FRUSTRATION_SCORE)
         # The alert rules (py_core.alerts) and the viewer read a 0-1 frustration score.
-        result["frustration"] = {"score": result["sentiment"]["probabilities"].get("frustrated", 0.0),
+        result["frustration"] = {"score": score,
                                  "moments": sum(1 for m in moments if m["kind"] in FRUSTRATION)}
     if compact:
         del result["features"]
@@ -108,6 +120,26 @@ def analyze(events: list[dict], thresholds: Thresholds = DEFAULT, goal: Goal = D
                                    "top_features": [f["feature"] for f in s["top_features"][s["label"]]]}
     result["summary"] = summarize(result)
     return result
+
+
+# Below this much data a session is "too short to score" for the anomaly model.
+MIN_SCORED_EVENTS = 10
+MIN_SCORED_MS = 3000
+STRONG_FRUSTRATION_SCORE = 0.8
+
+
+def _strong_frustration(moments: list[dict]) -> str:
+    """The rule that makes a session frustrated whatever the model says, or "".
+
+    A rage burst on an action that failed (an error click within the burst's span or
+    just after it), or a failing action clicked again and again (three error clicks)."""
+    errs = [m["at_ms"] for m in moments if m["kind"] == "error_click"]
+    for m in moments:
+        if m["kind"] == "rage_click" and any(m["at_ms"] <= t <= m["at_ms"] + 1000 * m["count"] for t in errs):
+            return "rage_click on a failing action"
+    if len(errs) >= 3:
+        return "repeated failing action"
+    return ""
 
 
 def outcome(tl: Timeline, moments: list[dict], goal: Goal = DEFAULT_GOAL) -> dict:

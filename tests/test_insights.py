@@ -366,3 +366,37 @@ def test_compact_insights_keep_the_scores():
     assert compact["sentiment"]["top_features"] == [f["feature"] for f in full["sentiment"]["top_features"][full["sentiment"]["label"]]]
     assert compact["summary"] == full["summary"] and compact["signals"] == full["signals"]
     assert len(json.dumps(compact)) < len(json.dumps(full)) - 1500  # features and per-class reasons left out
+
+
+def _failing_pay(clicks: int) -> list[dict]:
+    base = page(T0, nodes=NODES)
+    out = base + [click(T0 + 2000 + k * 250) for k in range(clicks)]
+    out += [{"t": T.NETWORK, "ts": T0 + 2100 + k * 250, "m": "POST", "u": "https://shop.test/api/pay", "s": 500,
+             "d": 50} for k in range(clicks)]
+    return out
+
+
+def test_rage_on_a_failing_action_is_frustrated_whatever_the_model_says():
+    """11 rage clicks on a failing Pay button: labelled frustrated, score >= 0.8, the model's label kept beside."""
+    r = analyze(_failing_pay(11))
+    assert r["rage_clicks"] and r["sentiment"]["label"] == "frustrated"
+    assert r["sentiment"]["rule"] and "model_label" in r["sentiment"]
+    assert r["frustration"]["score"] >= 0.8
+    calm = analyze(page(T0, nodes=NODES) + [click(T0 + 2000), mutation(T0 + 2100)])
+    assert "rule" not in calm["sentiment"]
+
+
+def test_features_without_data_are_never_reasons():
+    """A session with no mouse movement never gets 'mouse speed' or 'curvature' as a reason."""
+    from py_core.features import MOUSE_FEATURES
+    r = analyze(_failing_pay(11))
+    named = [f["feature"] for fs in r["sentiment"]["top_features"].values() for f in fs]
+    named += [f["feature"] for f in r["anomaly"]["top_features"]]
+    assert not set(named) & set(MOUSE_FEATURES), named
+
+
+def test_a_two_event_session_is_too_short_to_score():
+    """The anomaly model does not flag a session for having almost no data."""
+    r = analyze(page(T0))
+    assert r["anomaly"]["too_short"] is True and r["anomaly"]["anomalous"] is False
+    assert "too_short" not in analyze(load(corpus_names()[0]))["anomaly"]
