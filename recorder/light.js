@@ -335,7 +335,8 @@ function mutation(page, e, out) {
     const cx = n && n[0] !== null ? context(page, n[0]) : 'hard';
     tx.push([c[0], p && p[1] & STYLE ? css(c[1], page) : cx === 'open' ? unmasked(c[1]) : shape(c[1])]);
   }
-  for (const [k, v] of [['rm', rm], ['at', at], ['ad', ad], ['tx', tx]]) if (v.length) out[k] = v;
+  const hd = Array.isArray(e.hd) ? e.hd.filter(num) : []; // nodes held by the recorder's throttle
+  for (const [k, v] of [['rm', rm], ['at', at], ['ad', ad], ['tx', tx], ['hd', hd]]) if (v.length) out[k] = v;
   return out;
 }
 

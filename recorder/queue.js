@@ -397,10 +397,3 @@ export async function counts() {
   return { raw: await d.count('raw'), outbox: await d.count('outbox'), logged: await d.count('log'),
     evicted: stats.evicted, lost: stats.lost };
 }
-
-/** Delete everything this site keeps on this device (opt-out). The at-rest key goes too. */
-export async function purge() {
-  const d = await db();
-  await Promise.all(['raw', 'outbox', 'sent', 'meta', 'log'].map((s) => d.clear(s)));
-  keyPromise = null;
-}

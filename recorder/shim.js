@@ -24,8 +24,11 @@ const MOUSE_SAMPLE_MS = 50; // keep one mouse position per 50 ms
 const SCROLL_MS = 100; // one scroll event per target per 100 ms
 const MAX_TEXT = 10000; // text nodes longer than this are cut
 const MAX_BODY = 2000; // console messages and (opt-in) network bodies are cut to this
-const STORM = 3000; // mutation records in one frame that make a storm (docs/adr/0301)
-const STORM_MS = 1000; // during a storm: no diffs, one full snapshot per second
+const STORM = 100000; // mutation records in one frame beyond which a diff costs more than a snapshot (docs/adr/0301)
+const STORM_MS = 1000; // after such a frame: no diffs for a second, then one full snapshot
+const BUCKET = 20; // per node: frames with an attribute or text change recorded at once (docs/adr/0306)
+const REFILL = 10; // ... and per second after that; a node beyond it is held and resynchronised each STORM_MS
+const DEPTH = 100; // levels of one serialized tree; deeper subtrees follow as additions (docs/adr/0306)
 const BUFFER_MS = cfg.buffer * 1000; // buffer mode's checkpoint interval (NaN: off)
 const MO_OPTS = { childList: true, subtree: true, attributes: true, attributeOldValue: true, characterData: true };
 
@@ -106,7 +109,7 @@ function emit(t, data) {
   if (!recording) return;
   const ev = data || {};
   ev.t = t;
-  ev.ts = now();
+  ev.ts = ev.ts || now();
   buffer.push(ev);
   if (t === E.ERROR && ev.l !== 'warn') persist();
   if (!timer) timer = setTimeout(flush, BATCH_MS);
@@ -119,9 +122,28 @@ function flush() {
   if (!buffer.length || !worker || buffering) return;
   const batch = { op: 'batch', sid, pid, seq: seq++, events: buffer };
   unacked.set(batch.seq, batch);
-  worker.postMessage(batch);
   buffer = [];
+  try {
+    worker.postMessage(batch);
+  } catch (e) {
+    post(batch); // DataCloneError: the page gave an event something only JSON can carry
+  }
   touch();
+}
+
+/** A batch posted as JSON text, which always clones: functions and symbols are left out,
+ * BigInts become strings and a reference to an object already written becomes null. */
+function post(b) {
+  const seen = new WeakSet();
+  const json = JSON.stringify(b.events, (k, v) => {
+    if (typeof v === 'bigint') return String(v);
+    if (v && typeof v === 'object') {
+      if (seen.has(v)) return null;
+      seen.add(v);
+    }
+    return v;
+  });
+  worker.postMessage({ op: 'batch', sid, pid: b.pid, seq: b.seq, json });
 }
 
 /** Buffer mode: a new checkpoint (full snapshot); what came before the previous one is dropped. */
@@ -191,9 +213,12 @@ const rules = (sh) => Array.from(sh.cssRules, (r) => r.cssText).join('\n');
 
 const SERIAL = { 1: 1, 3: 1, 8: 1, 9: 1, 10: 1, 11: 1 }; // node types recorded
 let last = NaN; // id of the node ser() wrote just before, in this tree
+let deep = []; // [element, masked, masked children] cut at DEPTH, serialized by spill()
 
-/** Serialize a node and its subtree (shadow roots and same-origin iframes included). */
-function ser(n, masked) {
+/** Serialize a node and its subtree (shadow roots and same-origin iframes included), down
+ * to DEPTH levels below the tree's root (`d`): deeper elements are written without their
+ * content, which spill() sends after the tree. */
+function ser(n, masked, d) {
   let i = ids.get(n);
   if (i == null) ids.set(n, (i = nextId++));
   const t = n.nodeType;
@@ -231,38 +256,69 @@ function ser(n, masked) {
     if (sh && (tag === 'link' || dirty.has(sh) || !n.textContent.trim())) {
       try { o.css = rules(sh); } catch (e) { /* cross-origin: the replay loads the link */ }
     }
-    o.c = kids(n, masked && tag !== 'style');
-    if (n.shadowRoot) o.sr = ser(n.shadowRoot, masked);
-    if (tag === 'iframe') {
-      try {
-        const d = n.contentDocument;
-        if (d && d.documentElement) o.f = ser(d);
-      } catch (e) { /* cross-origin: recorded as an empty frame */ }
+    if (d >= DEPTH) {
+      deep.push([n, masked, masked && tag !== 'style']);
+      return o;
     }
+    o.c = kids(n, masked && tag !== 'style', d);
+    if (n.shadowRoot) o.sr = ser(n.shadowRoot, masked, d + 1);
+    const f = frameDoc(n);
+    if (f) o.f = ser(f, false, d + 1);
     return o;
   }
   if (t === 9 || t === 11) {
     watch(n);
     if (n.adoptedStyleSheets && n.adoptedStyleSheets.length) later.push(n);
-    o.c = kids(n, masked);
+    o.c = kids(n, masked, d);
   }
   if (t === 10) o.n = n.name;
   return o;
 }
 
-/** Serialize a tree whose root always carries its id. */
+/** Serialize a tree whose root always carries its id (then spill() what was cut). */
 function tree(n, masked) {
   last = NaN;
-  return ser(n, masked);
+  return ser(n, masked, 0);
 }
 
-function kids(n, masked) {
+function kids(n, masked, d) {
   const c = [];
   for (let k = n.firstChild; k; k = k.nextSibling) {
-    const s = ser(k, masked);
+    const s = ser(k, masked, d + 1);
     if (s) c.push(s);
   }
   return c;
+}
+
+/** A same-origin iframe's document, if it has one. */
+function frameDoc(n) {
+  if (n.localName !== 'iframe') return null;
+  try {
+    const f = n.contentDocument;
+    return f && f.documentElement ? f : null;
+  } catch (e) {
+    return null; // cross-origin: recorded as an empty frame
+  }
+}
+
+/** The content of elements cut at DEPTH, as additions appended to `ad` in document order
+ * (each a tree of its own, cut again if need be): any depth arrives in bounded pieces,
+ * which structured cloning, the worker's Python and the replayer take without recursing
+ * deeper than DEPTH. */
+function spill(ad) {
+  for (let k = 0; k < deep.length; k++) {
+    const [n, m, mc] = deep[k];
+    const p = id(n);
+    for (let c = n.firstChild; c; c = c.nextSibling) {
+      const s = tree(c, mc);
+      if (s) ad.push([p, null, s]);
+    }
+    if (n.shadowRoot) ad.push([p, null, tree(n.shadowRoot, m)]);
+    const f = frameDoc(n);
+    if (f) ad.push([p, null, tree(f)]);
+  }
+  deep = [];
+  return ad;
 }
 
 /** Observe a root's mutations, and its events that do not reach the top document. */
@@ -292,7 +348,11 @@ function inputValue(el, value) {
 function snapshot(k) {
   if (k !== 'storm') emit(E.META, { u: location.href, r: doc.referrer, ti: doc.title, w: innerWidth, h: innerHeight, pm: mode });
   sent = new WeakSet();
-  emit(E.SNAPSHOT, { n: tree(doc), sx: scrollX, sy: scrollY, k });
+  held = new Map(); // the snapshot has their current values
+  const ts = now();
+  emit(E.SNAPSHOT, { n: tree(doc), sx: scrollX, sy: scrollY, k, ts });
+  const ad = spill([]);
+  if (ad.length) emit(E.MUTATION, { ad, ts }); // the rest of the snapshot, at its time
   adoptLater();
 }
 
@@ -334,6 +394,51 @@ function sheetChanged(sh, d) {
 let pending = [];
 let frame = 0;
 let storming = 0;
+const tokens = new WeakMap(); // node -> [tokens, when]: its bucket of changes
+const announced = new WeakSet(); // held nodes already named in a MUTATION's "hd"
+let held = new Map(); // node -> names of the attributes ('' for its text) changed while held
+let heldTimer = 0;
+
+/** Whether a node may record one more frame's change (a token bucket per node). */
+function spend(n, t) {
+  const b = tokens.get(n);
+  if (!b) return tokens.set(n, [BUCKET - 1, t]), true;
+  b[0] = Math.min(BUCKET, b[0] + ((t - b[1]) * REFILL) / 1000) - 1;
+  b[1] = t;
+  return b[0] >= 0;
+}
+
+/** Stop recording a node's every change: a diff of its current values follows each STORM_MS. */
+function hold(n, hd) {
+  held.set(n, new Set());
+  if (!announced.has(n)) announced.add(n), hd.push(id(n));
+  if (!heldTimer) heldTimer = setTimeout(release, STORM_MS);
+}
+
+/** The held nodes' current values of what changed while they were held, as one diff. */
+function release() {
+  heldTimer = 0;
+  const at = [];
+  const tx = [];
+  for (const [n, names] of held) {
+    if (!names.size || id(n) == null || !n.isConnected) continue; // a removal was recorded
+    if (n.nodeType === 3) {
+      tx.push([id(n), masked(n) ? mask(n.data) : n.data]);
+      continue;
+    }
+    const a = {};
+    for (const k of names) {
+      const v = n.getAttribute(k);
+      a[k] = v == null ? null : attr(n, k, v);
+    }
+    at.push([id(n), a]);
+  }
+  held = new Map();
+  const m = {};
+  if (at.length) m.at = at;
+  if (tx.length) m.tx = tx;
+  if (!empty(m)) emit(E.MUTATION, m);
+}
 
 function onMutations(records) {
   if (storming) return;
@@ -351,6 +456,7 @@ function processMutations() {
   const rm = [];
   const at = new Map();
   const tx = new Map();
+  const cd = new Set(); // nodes whose text changed in place (characterData)
   for (const r of records) {
     const n = r.target;
     const ty = r.type;
@@ -365,12 +471,16 @@ function processMutations() {
         tx.set(id(o), c);
         continue;
       }
-      for (const c of r.removedNodes) if (id(c) != null && id(n) != null) rm.push([id(n), id(c)]);
+      // A removal from a node no longer in the document is in the replay already: it
+      // went with that node's own removal, or comes back with the node re-added whole.
+      if (n.isConnected && id(n) != null) for (const c of r.removedNodes) if (id(c) != null) rm.push([id(n), id(c)]);
       for (const c of r.addedNodes) added.add(c);
     } else if (ty === 's') {
       added.add(n); // a shadow root attached after load
     } else if (id(n) == null) {
       continue;
+    } else if (held.has(n)) {
+      held.get(n).add(ty === 'attributes' ? r.attributeName : '');
     } else if (ty === 'attributes') {
       const a = at.get(n) || {};
       const k = r.attributeName;
@@ -378,8 +488,11 @@ function processMutations() {
       at.set(n, a);
     } else {
       tx.set(id(n), n);
+      cd.add(n);
     }
   }
+  const t = perf();
+  const hd = [];
   const ch = [];
   for (const [n, a] of at) {
     for (const k in a) {
@@ -387,8 +500,11 @@ function processMutations() {
       if (v === a[k][0]) delete a[k];
       else a[k] = v == null ? null : attr(n, k, v);
     }
-    if (!empty(a)) ch.push([id(n), a]);
+    if (empty(a)) continue;
+    ch.push([id(n), a]);
+    if (!spend(n, t)) hold(n, hd);
   }
+  for (const n of cd) if (!held.has(n) && !spend(n, t)) hold(n, hd);
   for (const [i, n] of tx) tx.set(i, masked(n) ? mask(n.data) : n.data);
   // Top-most added nodes still in the document, grouped by parent, each group last first,
   // so that each one's next sibling is already known when the replayer inserts it. (One
@@ -419,12 +535,14 @@ function processMutations() {
     while (next && id(next) == null) next = next.nextSibling;
     if (s) ad.push([id(p), next ? id(next) : null, s]);
   }
+  spill(ad);
   // Empty lists are left out: a storm of text changes is mostly "tx".
   const m = {};
   if (rm.length) m.rm = rm;
   if (ad.length) m.ad = ad;
   if (ch.length) m.at = ch;
   if (tx.size) m.tx = [...tx];
+  if (hd.length) m.hd = hd;
   if (!empty(m)) emit(E.MUTATION, m);
   adoptLater();
 }
@@ -554,7 +672,7 @@ function observe() {
     if (f.localName !== 'iframe' || id(f) == null) return;
     try {
       const d = f.contentDocument;
-      if (d) emit(E.MUTATION, { ad: [[id(f), null, tree(d)]] });
+      if (d) emit(E.MUTATION, { ad: spill([[id(f), null, tree(d)]]) });
     } catch (err) { /* cross-origin */ }
     adoptLater();
   });
@@ -713,6 +831,8 @@ function startWorker() {
   worker = new Worker(url, { type: 'module' });
   worker.onmessage = ({ data }) => {
     if (data.op === 'stored' && data.pid === pid) unacked.delete(data.seq);
+    // A message the worker could not read: every batch it has not stored goes again, as JSON.
+    else if (data.op === 'unreadable') for (const b of unacked.values()) post(b);
     else if (data.op === 'sealed') beacons.set(data.n, [data.url, data.body]);
     else if (data.op === 'sent') beacons.delete(data.n);
   };

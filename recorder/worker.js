@@ -47,7 +47,6 @@ let forced = false; // a flush asked for Python now, idle or not
 let backoff = 0;
 let retryTimer = 0;
 let idleTimer = 0;
-let stopped = false;
 let offline = false; // an upload failed in this pass: do not try again until the next one
 let hiding = false; // the page is going (pagehide): uploads from now on are keepalive requests
 let loadedAt = 0; // when the page's load event (and an idle callback after it) came; 0: not yet
@@ -57,7 +56,7 @@ let visitPass = 0; // when any page of this visit last finished a pass (IndexedD
 const standby = new Map(); // 'pid|seq' -> {body, events}: a raw batch sealed in light form
 const lightPages = new Map(); // pid -> light.js's state for that page
 const stats = { mode: null, bootMs: null, boots: 0, restores: 0, passes: 0, pythonMs: 0, light: 0,
-  sent: 0, duplicates: 0, rejected: 0, lastError: null };
+  sent: 0, duplicates: 0, rejected: 0, unreadable: 0, lastError: null };
 
 // For benches and tests (Playwright's worker.evaluate): this worker's counters, read
 // without starting anything (a flush would force a Python pass).
@@ -67,10 +66,20 @@ self.sightlineStats = stats;
 // Messages are handled one after another, so a 'drain' sees every batch posted before it.
 let inbox = Promise.resolve();
 self.onmessage = (msg) => { inbox = inbox.then(() => handle(msg)); };
+// A message that arrives unreadable (a failed structured clone) is never dropped in silence:
+// the page is told, and sends every batch not yet stored again as JSON text.
+self.onmessageerror = unreadable;
+
+function unreadable() {
+  stats.unreadable += 1;
+  self.postMessage({ op: 'unreadable' });
+}
 
 async function handle({ data, ports }) {
   try {
-    if (data.op === 'init') {
+    if (!data || typeof data.op !== 'string') {
+      unreadable();
+    } else if (data.op === 'init') {
       cfg = data.cfg;
       cfg.mode = cfg.mode === 'light' ? 'light' : 'device';
       stats.mode = cfg.mode;
@@ -78,8 +87,10 @@ async function handle({ data, ports }) {
       queue.getMeta(`pass:${cfg.sid}`).then((t) => { visitPass = t || 0; }, () => {});
       forgetOldRuntimes();
       kick();
-    } else if (data.op === 'batch' && !stopped) {
-      const { sid, pid, seq, events } = data;
+    } else if (data.op === 'batch') {
+      const { sid, pid, seq } = data;
+      const events = typeof data.json === 'string' ? JSON.parse(data.json) : data.events;
+      if (!Array.isArray(events) || typeof pid !== 'string' || !Number.isInteger(seq)) return unreadable();
       for (const e of events) if (INPUTS.has(e.t) && e.ts > lastInput) lastInput = e.ts;
       // Acknowledged even when the batch had to be dropped on a full store: it is counted
       // (queue.js), and a copy carried to the next page would not fit either.
@@ -101,9 +112,6 @@ async function handle({ data, ports }) {
       forced = true;
       await kick();
       ports[0].postMessage(await status());
-    } else if (data.op === 'purge') {
-      stopped = true;
-      await queue.purge();
     }
   } catch (err) {
     stats.lastError = String(err);
@@ -128,7 +136,7 @@ function kick() {
     do {
       again = false;
       await navigator.locks.request(LOCK, pass);
-    } while (again && !stopped);
+    } while (again);
   })()
     .catch((err) => {
       // Pyodide could not load (offline?) or IndexedDB failed: everything stays queued.
@@ -149,7 +157,7 @@ async function pass() {
     const raws = await queue.allRaw();
     raws.sort((a, b) => standby.has(`${b.pid}|${b.seq}`) - standby.has(`${a.pid}|${a.seq}`));
     for (const raw of raws) {
-      if (stopped || raw.lit) continue;
+      if (raw.lit) continue;
       const form = standby.get(`${raw.pid}|${raw.seq}`) || await lightForm(raw);
       await queue.queueLight(raw, form.body);
       stats.light++;
@@ -189,7 +197,7 @@ const visitGap = () => (pyPromise ? 0 : VISIT_GAP_MS);
 const passGap = () => (stats.passes ? PASS_GAP_MS * 2 ** Math.min(stats.passes - 1, 4) : 0);
 
 function scheduleIdle() {
-  if (!loadedAt || stopped) return;
+  if (!loadedAt) return;
   const now = Date.now();
   const wait = Math.max(IDLE_MS - (now - Math.max(lastInput, loadedAt)), passGap() - (now - lastPass),
     visitGap() - (now - visitPass), 50);
@@ -214,7 +222,6 @@ async function lightForm(raw) {
 /** Light mode, or what is left at pagehide: seal every raw batch in light form and queue it. */
 async function sealLight(raws, send = true) {
   for (const raw of raws) {
-    if (stopped) return;
     const k = `${raw.pid}|${raw.seq}`;
     const form = standby.get(k) || await lightForm(raw);
     // Device mode (a batch Python cannot mask) keeps the light events in the analysis log:
@@ -231,7 +238,7 @@ async function sealLight(raws, send = true) {
 async function prepareStandby(raws) {
   for (const raw of raws) {
     const k = `${raw.pid}|${raw.seq}`;
-    if (stopped || standby.has(k) || raw.lit) continue; // lit: its light form is queued already
+    if (standby.has(k) || raw.lit) continue; // lit: its light form is queued already
     const form = await lightForm(raw);
     standby.set(k, form);
     offer(`s:${k}`, raw.endpoint, form.body);
@@ -263,7 +270,7 @@ async function processDevice() {
   for (const item of answer.batches) {
     const k = `${item.pid}|${item.seq}`;
     const raw = byKey.get(k);
-    if (!raw || stopped) continue;
+    if (!raw) continue;
     if (item.error) {
       // A batch py_core cannot mask never leaves unmasked; after a few tries it goes in
       // light form (masked to its shape), so that it cannot block the queue behind it.
@@ -453,7 +460,7 @@ async function gzip(text) {
 // ------------------------------------------------------------------ upload
 async function upload() {
   let item;
-  while (!stopped && (item = await queue.nextOutbox())) {
+  while ((item = await queue.nextOutbox())) {
     const { n, endpoint, body } = item;
     let res;
     try {

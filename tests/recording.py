@@ -15,8 +15,9 @@ TAP = """
 window.__sl = [];
 const post = Worker.prototype.postMessage;
 Worker.prototype.postMessage = function (m) {
-  if (m && m.op === 'batch') window.__sl.push(...JSON.parse(JSON.stringify(m.events)));
-  return post.apply(this, arguments);
+  const r = post.apply(this, arguments); // what the worker really got: a failed post throws first
+  if (m && m.op === 'batch') window.__sl.push(...JSON.parse(m.json != null ? m.json : JSON.stringify(m.events)));
+  return r;
 };
 """
 
