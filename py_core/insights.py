@@ -46,9 +46,15 @@ class Goal:
     attempt. Otherwise the visitor was just browsing."""
 
     events: tuple[str, ...] = ("purchase", "order_complete", "signup", "goal", "conversion")
-    request_path: str = r"checkout|order|purchase|signup|subscribe|register"
+    request_path: str = (r"checkout|order|purchase|pay|signup|sign-up|subscribe|register|book|reserv|"
+                         r"confirm|enrol|apply|contact|enquir|quote")
     page_path: str = r"checkout|signup|register"
     name: str = "checkout"
+    # A page or hash route that says the intent was completed, on any site.
+    success_path: str = r"thank|success|confirm(ed|ation)|complete|receipt|done\b"
+    # Without the site's words: a non-GET request sent after the visitor typed into a form is
+    # the goal's attempt (its success reaches the goal, its failure is "tried and failed").
+    after_input: bool = True
 
 
 DEFAULT_GOAL = Goal()
@@ -148,9 +154,15 @@ def outcome(tl: Timeline, moments: list[dict], goal: Goal = DEFAULT_GOAL) -> dic
         if c["name"] in goal.events or c["name"].split(":")[-1] in goal.events:
             return {"outcome": "reached", "at_ms": c["at"], "detail": f"tracked {c['name']}"}
     tries = [r for r in tl.requests if r["method"] != "GET" and re.search(goal.request_path, _path(r["url"]))]
+    if not tries and goal.after_input and tl.inputs:
+        first_input = tl.inputs[0]["at"]
+        tries = [r for r in tl.requests if r["method"] not in ("GET", "HEAD", "OPTIONS") and r["at"] > first_input]
+    done = [p for p in tl.pages[1:] if re.search(goal.success_path, p.key, re.I)]
     ok = [r for r in tries if not r["failed"] and 200 <= r["status"] < 400]
     if ok:
         return {"outcome": "reached", "at_ms": ok[0]["at"], "detail": f"{ok[0]['method']} {_path(ok[0]['url'])}"}
+    if done:
+        return {"outcome": "reached", "at_ms": done[0].start, "detail": f"reached {done[0].key}"}
     if tries:
         last = tries[-1]
         return {"outcome": "failed", "at_ms": last["at"], "attempts": len(tries),

@@ -400,3 +400,19 @@ def test_a_two_event_session_is_too_short_to_score():
     r = analyze(page(T0))
     assert r["anomaly"]["too_short"] is True and r["anomaly"]["anomalous"] is False
     assert "too_short" not in analyze(load(corpus_names()[0]))["anomaly"]
+
+
+def test_default_goal_recognises_a_flow_on_a_site_it_never_saw():
+    """A booking POST after form input reaches the goal; the same POST failing is 'failed'; a
+    thank-you route reaches it too. None of these paths is among the goal's words."""
+    nav = lambda ts, u, k: {"t": T.NAVIGATION, "ts": ts, "u": u, "k": k}  # noqa: E731
+    typed = page(T0, "https://inn.test/#/rooms", nodes=NODES) + [
+        {"t": T.INPUT, "ts": T0 + 1000, "i": 12, "v": "***"}, click(T0 + 2000, i=14)]
+    post = lambda s: {"t": T.NETWORK, "ts": T0 + 2300, "m": "POST", "u": "https://inn.test/api/stays", "s": s, "d": 200}  # noqa: E731
+    assert analyze(typed + [post(201)])["goal"]["outcome"] == "reached"
+    assert analyze(typed + [post(503)])["goal"]["outcome"] == "failed"
+    assert analyze(page(T0, "https://inn.test/#/rooms") + [nav(T0 + 3000, "https://inn.test/#/thank-you", "hash")]
+                   )["goal"]["outcome"] == "reached"
+    beacon = page(T0, "https://inn.test/") + [{"t": T.NETWORK, "ts": T0 + 900, "m": "POST",
+                                               "u": "https://inn.test/api/stays", "s": 200, "d": 10}]
+    assert analyze(beacon)["goal"]["outcome"] == "browsing"  # no form input: not an attempt
