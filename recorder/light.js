@@ -11,7 +11,11 @@
 // else (unknown event types, fields, node kinds, wrong types) is dropped. It never throws
 // on malformed input and never recurses (trees may be thousands of levels deep).
 
-const shape = (s) => s.replace(/\S/gu, '*');
+// Wide (CJK, full-width) characters become a full-width mask so masked text keeps its width
+// (as py_core.masking.shape_mask, ADR 0207).
+const WIDE = /[\u1100-\u115F\u2E80-\u303E\u3041-\u33FF\u3400-\u4DBF\u4E00-\u9FFF\uA960-\uA97F\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6]|[\u{20000}-\u{3FFFD}]/u;
+const shape = (s) => s.replace(/\S/gu, (c) => (WIDE.test(c) ? '\uFF0A' : '*'));
+const COMPONENT = /^[A-Za-z_$][\w$.:<>-]{0,79}$/; // a component name (docs/frameworks.md): code, not data
 const str = (v) => typeof v === 'string';
 const num = (v) => typeof v === 'number' && Number.isFinite(v);
 const obj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -419,6 +423,7 @@ export function maskLight(events, page = {}) {
   for (const e of Array.isArray(events) ? events : []) {
     try {
       const m = event(page, e);
+      if (m && (m.t === 3 || m.t === 4 || m.t === 9) && str(e.cp) && COMPONENT.test(e.cp)) m.cp = e.cp;
       if (m) out.push(m);
     } catch (err) { /* an event this code cannot read is dropped, never passed on */ }
   }

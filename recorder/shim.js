@@ -111,6 +111,7 @@ function emit(t, data) {
   ev.t = t;
   ev.ts = ev.ts || now();
   buffer.push(ev);
+  if (t === E.ERROR && lastCp && !ev.cp && ev.ts - lastAt < 1000) ev.cp = lastCp;
   if (t === E.ERROR && ev.l !== 'warn') persist();
   if (!timer) timer = setTimeout(flush, BATCH_MS);
 }
@@ -590,10 +591,24 @@ function onInput(e) {
   const el = target(e);
   const i = id(el);
   if (i == null || matches(el, IGNORE_SELECTOR)) return;
-  if (el.type === 'checkbox' || el.type === 'radio') emit(E.INPUT, { i, c: el.checked });
-  else if (el.localName === 'select') emit(E.INPUT, { i, s: el.selectedIndex });
-  else if (el.isContentEditable) emit(E.INPUT, { i, v: inputValue(el, el.textContent) });
-  else if ('value' in el) emit(E.INPUT, { i, v: inputValue(el, el.value) });
+  if (el.type === 'checkbox' || el.type === 'radio') emit(E.INPUT, cp({ i, c: el.checked }, el));
+  else if (el.localName === 'select') emit(E.INPUT, cp({ i, s: el.selectedIndex }, el));
+  else if (el.isContentEditable) emit(E.INPUT, cp({ i, v: inputValue(el, el.textContent) }, el));
+  else if ('value' in el) emit(E.INPUT, cp({ i, v: inputValue(el, el.value) }, el));
+}
+
+// A plugin's `component(el)` (plugins/frameworks.js, docs/frameworks.md) names the
+// component an action happened in: `cp` on CLICK and INPUT, and on ERROR that of the last.
+let component = null;
+let lastCp = null;
+let lastAt = 0;
+function cp(ev, el) {
+  lastAt = now();
+  let c = null;
+  try { c = component && el ? component(el) : null; } catch (e) { /* a hostile page */ }
+  lastCp = typeof c === 'string' && c ? c.slice(0, 80) : null;
+  if (lastCp) ev.cp = lastCp;
+  return ev;
 }
 
 function onScroll(e) {
@@ -621,7 +636,8 @@ const handlers = {
     const t = now();
     clicks = clicks.filter((c) => t - c < 1000).concat(t);
     if (clicks.length >= 3) persist(); // a rage click is a frustration signal
-    emit(E.CLICK, { i: id(target(e)) || 0, x: e.clientX, y: e.clientY });
+    const el = target(e);
+    emit(E.CLICK, cp({ i: id(el) || 0, x: e.clientX, y: e.clientY }, el));
   },
   focusin(e) { emit(E.FOCUS, { i: id(target(e)) || 0 }); },
 };
@@ -888,6 +904,7 @@ function stop() {
 }
 
 function setup(p) {
+  if (typeof p.component === 'function') component = p.component;
   try {
     const t = p.setup({ emit: (name, props) => emit(E.CUSTOM, { n: `${p.name}:${name}`, p: props || {} }), window: win });
     if (typeof t === 'function') teardowns.push(t);

@@ -49,6 +49,11 @@ def test_component_of_click_input_error(page: Page, site_url, app):
     # React 18's development build reports an event handler's error twice (its guarded callback).
     assert {(s[1], s[2]) for s in seen if s[0] == "error"} == {("Uncaught Error: checkout failed", "Broken")}
     assert by[("click", "title")] == "App"
+    # The shim carries the same names on its own events ("cp", docs/events.md).
+    events = taken(page)
+    assert "SearchBox" in {e.get("cp") for e in events if e["t"] == 4}
+    assert {"BuyButton", "Broken", "App"} <= {e.get("cp") for e in events if e["t"] == 3}
+    assert "Broken" in {e.get("cp") for e in events if e["t"] == 9 and e.get("k") == "error"}
 
 
 @pytest.mark.parametrize("app", ["react19-prod", "svelte5-prod"])

@@ -101,14 +101,17 @@ def bundle(tmp_path_factory) -> str:
 
 # ----------------------------------------------------------------------------- shape checks
 
+MASKS = ("*", "\uff0a")  # '*', and a full-width mask for a wide character (keeps the width)
+
+
 def masked_text(s: str) -> bool:
-    return all(c == "*" or c in JS_SPACE for c in s)
+    return all(c in MASKS or c in JS_SPACE for c in s)
 
 
 def same_shape(raw: str, masked: str) -> bool:
     """Same length in code points, whitespace kept where it was, everything else '*'."""
     return len(raw) == len(masked) and all(
-        (m == r) if r in JS_SPACE else m == "*" for r, m in zip(raw, masked))
+        (m == r) if r in JS_SPACE else m in MASKS for r, m in zip(raw, masked))
 
 
 def nodes(tree):
