@@ -174,3 +174,26 @@ def test_an_unreadable_message_is_reported_and_resent(page: Page, site_url):
     status = page.evaluate("Sightline.flush()")
     assert status["unreadable"] == 2, status
     assert status["raw"] == 0 and status["outbox"] == 0 and status["lastError"] is None, status
+
+
+def test_svg_use_xlink_href_replays_in_its_namespace(page: Page, viewer, site_url):
+    """An SVG `<use xlink:href>` (in the snapshot and added later) is rebuilt with the XLink
+    namespace, so the replay draws the glyph it points at."""
+    page.add_init_script(TAP)
+    page.add_init_script("""addEventListener('DOMContentLoaded', () => {
+      document.body.insertAdjacentHTML('beforeend', '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="40" height="40"><defs><rect id="g" width="30" height="30" fill="red"/></defs><use id="u1" xlink:href="#g"/></svg>');
+    });""")
+    page.goto(f"{site_url}/tests/html/workloads.html?w=none")
+    page.wait_for_function("window.Sightline && Sightline.session.recording")
+    page.evaluate("""() => {
+      const u = document.createElementNS('http://www.w3.org/2000/svg', 'use');
+      u.id = 'u2';
+      u.setAttributeNS('http://www.w3.org/1999/xlink', 'xlink:href', '#g');
+      document.querySelector('svg').append(u);
+    }""")
+    page.wait_for_timeout(100)
+    page.evaluate("Sightline.flush()")
+    frame = replay(viewer, site_url, taken_json(page))
+    for u in ("#u1", "#u2"):
+        assert frame.locator(u).evaluate("u => u.getAttributeNS('http://www.w3.org/1999/xlink', 'href')") == "#g"
+        assert frame.locator(u).evaluate("u => u.getBBox().width") == 30

@@ -13,6 +13,8 @@ const POINT = -1; // one mouse position, expanded from a MOUSE event at load tim
 const XHTML = 'http://www.w3.org/1999/xhtml';
 const SVG = 'http://www.w3.org/2000/svg';
 const MATHML = 'http://www.w3.org/1998/Math/MathML';
+const XLINK = 'http://www.w3.org/1999/xlink';
+const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 
 /**
  * Build a player in `root` for the events in `eventsJson`.
@@ -183,7 +185,7 @@ export function createReplayer(root, eventsJson, options = {}) {
       for (const [k, v] of Object.entries(o.a || {})) {
         if (v == null || inert(tag, k, v) || (frameEl && /^(src|srcdoc|sandbox)$/.test(k))) continue;
         if (tag === 'style' && /^(rel|href)$/.test(k)) continue;
-        try { n.setAttribute(k, v); } catch (e) { /* invalid attribute name */ }
+        try { attr(n, k, v); } catch (e) { /* invalid attribute name */ }
       }
       for (const c of o.c || []) {
         const child = build(c, doc, ns);
@@ -196,6 +198,14 @@ export function createReplayer(root, eventsJson, options = {}) {
     } else return null;
     nodes.set(o.i, n);
     return n;
+  }
+
+  /** Set an attribute as recorded; `xlink:*` and `xml:*` in their namespaces (an SVG
+   * `<use xlink:href>` draws nothing without it). */
+  function attr(el, k, v) {
+    const ns = k.startsWith('xlink:') ? XLINK : k.startsWith('xml:') ? XML_NS : null;
+    if (ns) el.setAttributeNS(ns, k, v);
+    else el.setAttribute(k, v);
   }
 
   /** Give an element an open shadow root built from a recorded one. */
@@ -238,7 +248,7 @@ export function createReplayer(root, eventsJson, options = {}) {
         if (inert(el.localName, k, v) || (el.localName === 'iframe' && /^(src|srcdoc|sandbox)$/.test(k))) continue;
         try {
           if (v == null) el.removeAttribute(k);
-          else el.setAttribute(k, v);
+          else attr(el, k, v);
           if (k === 'value' && 'value' in el) el.value = v ?? '';
           if (k === 'checked') el.checked = v != null;
           if (k === 'selected') el.selected = v != null;
