@@ -27,6 +27,8 @@ TOKEN_ENV = "SIGHTLINE_TOKEN"
 DB_ENV = "SIGHTLINE_DB"
 ALERTS_ENV = "SIGHTLINE_ALERTS"  # path of the alert policy file (py_core.collector.team)
 DEFAULT_DB = ".sightline/sightline.db"
+#: Days an envelope is kept by `sightline serve` unless --retain-days says otherwise (0: forever).
+DEFAULT_RETAIN_DAYS = 90
 
 
 class CLIError(Exception):
@@ -266,9 +268,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise CLIError(str(exc)) from None
     try:
+        erase_hooks: list = []
         try:
             # annotations, live sessions, alerts (docs/viewer.md)
-            extra_routes = team_routes(store, **({"alert_rate": None} if args.no_rate_limit else {}))
+            extra_routes = team_routes(store, erase_hooks=erase_hooks,
+                                       **({"alert_rate": None} if args.no_rate_limit else {}))
         except (AlertError, OSError) as exc:
             raise CLIError(f"alert policy (${ALERTS_ENV}): {exc}") from None
         app = create_app(
@@ -283,6 +287,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             rate_limit=None if args.no_rate_limit else args.rate_limit,
             site_rate_limit=None if args.no_rate_limit else args.site_rate_limit,
             kids=kids,
+            max_pending=args.max_pending,
+            erase_hooks=erase_hooks,
             extra_routes=extra_routes,
             extra_openapi=openapi.TEAM_PATHS,
         )
@@ -291,6 +297,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"db      {_db_display(db)}")
         if kids:
             print(f"accepts {', '.join(kids)}")
+        if args.retain_days:
+            _start_retention(store, args.retain_days, args.retain_check)
+            print(f"retain  {args.retain_days:g} days (checked every {args.retain_check:g} s)")
+        else:
+            print("retain  forever (--retain-days 0)")
         print(f"serving http://{args.host}:{args.port}/", flush=True)
         proxy = {"proxy_headers": True, "forwarded_allow_ips": args.forwarded_allow_ips} if args.forwarded_allow_ips else {
             "proxy_headers": False}
@@ -301,6 +312,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         timeout_keep_alive=args.keep_alive, limit_concurrency=args.limit_concurrency, **proxy)
     finally:
         store.close()
+    return 0
+
+
+def _start_retention(store, days: float, every: float) -> None:
+    """A daemon thread deleting envelopes received more than ``days`` ago, now and every
+    ``every`` seconds (docs/collector.md, "Retention"). Logs counts only."""
+    import logging
+    import threading
+    import time
+
+    log = logging.getLogger("sightline.collector")
+
+    def loop() -> None:
+        while True:
+            now = int(time.time() * 1000)
+            try:
+                n = store.expire(now - int(days * 86_400_000), now)
+                if n:
+                    log.warning("retention: deleted %d envelope(s) older than %g days", n, days)
+            except Exception:
+                log.exception("retention: expiry failed; retrying in %g s", every)
+            time.sleep(every)
+
+    threading.Thread(target=loop, name="sightline-retention", daemon=True).start()
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    token = _token(args, required=True)
+    sids = list(dict.fromkeys(args.session))
+    body = json.dumps({"sessions": sids}).encode()
+    url = args.url.rstrip("/") + "/v1/erase"
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            result = json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        raise CLIError(f"{url}: HTTP {exc.code} ({exc.read().decode('utf-8', 'replace')[:300]})") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise CLIError(f"{url}: {getattr(exc, 'reason', exc)}") from None
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"erased {result['sessions']} session(s): {result['envelopes']} envelope(s) deleted")
     return 0
 
 
@@ -419,7 +474,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forwarded-allow-ips", metavar="IPS",
                    help="behind a reverse proxy: trust X-Forwarded-For from these addresses (comma list or *)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--retain-days", type=float, default=DEFAULT_RETAIN_DAYS, metavar="DAYS",
+                   help="delete envelopes received more than DAYS ago (0: keep forever; default: %(default)s)")
+    p.add_argument("--retain-check", type=_positive, default=3600.0, metavar="SECONDS",
+                   help="how often expired envelopes are deleted (default: %(default)s)")
+    p.add_argument("--max-pending", type=int, default=512, metavar="N",
+                   help="ingests waiting for the store before 503 busy (default: %(default)s)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("erase", help="erase sessions from a collector (envelopes, team notes, alert marks)")
+    p.add_argument("--url", required=True, help="collector base URL")
+    p.add_argument("--token", help=f"read token (default: ${TOKEN_ENV})")
+    p.add_argument("--session", action="append", required=True, metavar="SID", help="session id (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    p.set_defaults(func=cmd_erase)
 
     p = sub.add_parser("sessions", help="list sessions stored by a collector")
     p.add_argument("--url", required=True, help="collector base URL, e.g. http://127.0.0.1:8000")

@@ -176,7 +176,7 @@ def test_sqlite_store_is_wal_with_full_sync(tmp_path, pair):
     assert s._db.execute("PRAGMA synchronous").fetchone()[0] == 2
     s.close()
     cols = [row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(envelopes)")]
-    assert cols == ["id", "sid", "pid", "seq", "ts", "kid", "ct", "received", "size"]
+    assert cols == ["id", "sid", "pid", "seq", "ts", "kid", "ct", "received", "size", "rev"]
 
 
 def test_postgres_schema_and_durability_settings(postgres):
@@ -191,10 +191,10 @@ def test_postgres_schema_and_durability_settings(postgres):
         cols = conn.execute("SELECT column_name, collation_name FROM information_schema.columns"
                             " WHERE table_name = 'sightline_envelopes' AND table_schema = current_schema()"
                             " ORDER BY ordinal_position").fetchall()
-        assert [c for c, _ in cols] == ["id", "sid", "pid", "seq", "ts", "kid", "ct", "received", "size"]
+        assert [c for c, _ in cols] == ["id", "sid", "pid", "seq", "ts", "kid", "ct", "received", "size", "xid"]
         assert dict(cols)["sid"] == "C" and dict(cols)["pid"] == "C"
         assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
-        assert conn.execute("SELECT value FROM sightline_meta WHERE key='schema_version'").fetchone()[0] == "1"
+        assert conn.execute("SELECT value FROM sightline_meta WHERE key='schema_version'").fetchone()[0] == "2"
 
 
 def _files_contain(root, needles: list[bytes]) -> dict[bytes, bool]:

@@ -5,8 +5,9 @@ Routes (see docs/envelope.md and docs/collector.md):
 - ``POST /v1/ingest``: one envelope JSON; open to the world (CORS), validated,
   size-limited, rate-limited per client address and per site key (``kid``), stored
   once per id.
-- ``GET /v1/sessions``, ``GET /v1/sessions/{sid}``: behind ``Authorization: Bearer``,
-  compared in constant time.
+- ``GET /v1/sessions``, ``GET /v1/sessions/{sid}``, ``GET /v1/envelopes?since=``
+  (commit-ordered changes, paged by cursor) and ``POST /v1/erase``: behind
+  ``Authorization: Bearer``, compared in constant time.
 - ``GET /v1/health``, ``GET /v1/openapi.json`` (py_core/collector/openapi.py).
 - routes of extension modules (``extra_routes``), the optional demo API
   (``/demo/api/...``) and a static site mounted at ``/``, in that order.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import re
 import threading
@@ -38,7 +40,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from py_core import envelope
 from py_core.collector import openapi
 from py_core.collector.connections import THROTTLE
-from py_core.collector.store import Store
+from py_core.collector.store import CursorError, Store
 
 __all__ = ["DEFAULT_RATE_LIMIT", "DEFAULT_SITE_RATE_LIMIT", "RateLimiter", "RequestGuard", "TokenCheck", "create_app"]
 
@@ -236,6 +238,8 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
     store_threads: int = 8,
+    max_pending: int = 512,
+    erase_hooks: Sequence = (),
     demo: bool = False,
     rate_limit: tuple[float, int] | None = DEFAULT_RATE_LIMIT,
     site_rate_limit: tuple[float, int] | None = DEFAULT_SITE_RATE_LIMIT,
@@ -253,6 +257,11 @@ def create_app(
       (slow senders get 408 ``request_timeout`` and the connection is closed), or None.
       Header time and idle connections are bounded by the server (connections.py).
     - ``store_threads``: how many store calls may run at once (threads).
+    - ``max_pending``: how many ingests may wait for (or be in) a store write at once; one
+      more is answered 503 ``busy`` with ``Retry-After: 1`` before anything is stored
+      (the bounded queue, docs/adr/0406). An envelope is acknowledged only after its commit.
+    - ``erase_hooks``: callables ``hook(sids)`` run after ``POST /v1/erase`` erased those
+      sessions' envelopes (team notes and alert marks, py_core/collector/team.py).
     - ``site_rate_limit`` is the same per site key (the envelope's ``kid``), or None.
     - ``kids``: if given, only envelopes sealed to these key ids are accepted (403
       ``unknown_kid`` otherwise), so nobody can fill the store under made-up keys.
@@ -277,6 +286,8 @@ def create_app(
 
     async def in_store_thread(fn, *args):
         return await anyio.to_thread.run_sync(fn, *args, limiter=store_limiter)
+
+    pending = 0  # ingests waiting for or inside a store write (event-loop only: no lock)
 
     def authorized(request: Request) -> bool:
         return token_check.request_ok(request)
@@ -314,11 +325,20 @@ def create_app(
             return _error(403, "unknown_kid", f"this collector does not accept envelopes sealed to kid {env.kid}")
         if site_limiter is not None and (refused := rate_limited(site_limiter, env.kid, "site key")):
             return refused
+        nonlocal pending
+        if pending >= max_pending:
+            THROTTLE("busy", "ingest queue full (%d waiting): answered 503 busy", pending)
+            return _error(503, "busy", "the collector is at capacity; retry later", {"Retry-After": "1"})
         received = int(time.time() * 1000)
+        pending += 1
         try:
             result = await in_store_thread(store.put, env, received)
         except Exception:  # storage trouble is ours, not the client's: 503, retryable
             return unavailable("store the envelope")
+        finally:
+            pending -= 1
+        if result == "erased":
+            return _error(410, "erased", "this session was erased; its envelopes are not stored again")
         if result == "conflict":
             return _error(409, "id_conflict", f"id {env.id} is already stored with different content")
         duplicate = result == "duplicate"
@@ -340,6 +360,48 @@ def create_app(
         except Exception:
             return unavailable("list sessions")
         return JSONResponse({"sessions": rows}, headers=_NO_STORE)
+
+    async def envelopes(request: Request) -> Response:
+        if not authorized(request):
+            return unauthorized()
+        since = request.query_params.get("since", "")
+        try:
+            limit = int(request.query_params.get("limit", "1000"))
+        except ValueError:
+            return _error(400, "bad_query", "limit must be an integer")
+        if not 1 <= limit <= 10_000 or len(since) > 200:
+            return _error(400, "bad_query", "limit must be 1..10000")
+        try:
+            rows, cursor = await in_store_thread(store.changes, since, limit)
+        except CursorError:
+            return _error(400, "bad_cursor", "since must be a cursor this collector returned (or empty)")
+        except Exception:
+            return unavailable("list envelopes")
+        return JSONResponse({"envelopes": rows, "next": cursor, "more": len(rows) == limit}, headers=_NO_STORE)
+
+    async def erase(request: Request) -> Response:
+        if not authorized(request):
+            return unauthorized()
+        try:
+            body = json.loads(await _read_body(request, 1 << 20))
+            sids = body["sessions"]
+            if not (isinstance(sids, list) and 1 <= len(sids) <= 10_000
+                    and all(isinstance(x, str) and _SID.fullmatch(x) for x in sids)):
+                raise ValueError
+        except _Reject as exc:
+            return _error(exc.status, exc.code, exc.detail)
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "bad_request", 'send {"sessions": [session ids]} (1..10000 ids of 8-64 A-Z a-z 0-9 _ -)')
+        sids = sorted(set(sids))
+        try:
+            deleted = await in_store_thread(store.erase, sids, int(time.time() * 1000))
+            for hook in erase_hooks:
+                await in_store_thread(hook, sids)
+        except Exception:
+            return unavailable("erase the sessions")
+        # no session ids in the log: how many, that is all
+        log.warning("erased %d session(s): %d envelope(s) deleted", len(sids), deleted)
+        return JSONResponse({"ok": True, "sessions": len(sids), "envelopes": deleted}, headers=_NO_STORE)
 
     async def session(request: Request) -> Response:
         if not authorized(request):
@@ -365,6 +427,8 @@ def create_app(
         Route("/v1/ingest", ingest, methods=["POST", "OPTIONS"]),
         Route("/v1/sessions", sessions, methods=["GET"]),
         Route("/v1/sessions/{sid}", session, methods=["GET"]),
+        Route("/v1/envelopes", envelopes, methods=["GET"]),
+        Route("/v1/erase", erase, methods=["POST"]),
         *extra_routes,
     ]
     api_routes = list(routes)

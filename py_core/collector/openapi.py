@@ -107,8 +107,10 @@ def spec(extra_paths: Mapping[str, dict] | None = None) -> dict:
                     "408": _err("request_timeout: the body did not arrive in time"),
                     "409": _err("id_conflict: the id is stored with different content"),
                     "413": _err("too_large: the body or ct is over the limit"),
+                    "410": _err("erased: this session was erased (POST /v1/erase); not stored again, do not retry"),
                     "429": _err("rate_limited (per client address or per site key)", _RETRY_AFTER),
-                    "503": _UNAVAILABLE,
+                    "503": _err("store_unavailable (storage trouble) or busy (the ingest queue is full); "
+                                "nothing was stored, retry after Retry-After", _RETRY_AFTER),
                 },
             },
             "options": {
@@ -132,6 +134,34 @@ def spec(extra_paths: Mapping[str, dict] | None = None) -> dict:
             "parameters": [{"name": "sid", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": _json("Session", "the envelopes, ordered by (ts, pid, seq)"),
                           "401": _UNAUTHORIZED, "404": _err("unknown_session"), "503": _UNAVAILABLE},
+        }},
+        "/v1/envelopes": {"get": {
+            "operationId": "listChanges",
+            "summary": "Envelopes stored after a cursor, in commit order, paged (team only)",
+            "description": "Start with since empty; pass `next` back as since. A page never skips or "
+                           "repeats an envelope, whatever is stored meanwhile; `more` is true when the page "
+                           "is full (ask again at once). Cursors are opaque and belong to one store.",
+            "parameters": [
+                {"name": "since", "in": "query", "schema": {"type": "string", "maxLength": 200, "default": ""}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}},
+            ],
+            "responses": {"200": _json("ChangeList", "a page of envelopes and the next cursor"),
+                          "400": _err("bad_query, bad_cursor"), "401": _UNAUTHORIZED, "503": _UNAVAILABLE},
+        }},
+        "/v1/erase": {"post": {
+            "operationId": "erase", "summary": "Erase sessions: envelopes, team notes, alert marks (team only)",
+            "description": "Idempotent. Re-sent envelopes of an erased session are refused with 410 for 30 days "
+                           "(the store keeps only SHA-256 of the session id).",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["sessions"], "properties": {"sessions": {
+                    "type": "array", "minItems": 1, "maxItems": 10000,
+                    "items": {"type": "string", "pattern": _SID}}}}}}},
+            "responses": {"200": _plain("erased", {"type": "object", "required": ["ok", "sessions", "envelopes"],
+                                                    "properties": {"ok": {"const": True},
+                                                                   "sessions": {"type": "integer"},
+                                                                   "envelopes": {"type": "integer"}}}),
+                          "400": _err("bad_request"), "401": _UNAUTHORIZED, "408": _err("request_timeout"),
+                          "413": _err("too_large"), "503": _UNAVAILABLE},
         }},
         "/v1/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document", "security": [],
@@ -158,6 +188,9 @@ def spec(extra_paths: Mapping[str, dict] | None = None) -> dict:
                 "SessionSummary": copy.deepcopy(_SUMMARY),
                 "SessionList": {"type": "object", "required": ["sessions"], "properties": {
                     "sessions": {"type": "array", "items": {"$ref": "#/components/schemas/SessionSummary"}}}},
+                "ChangeList": {"type": "object", "required": ["envelopes", "next", "more"], "properties": {
+                    "envelopes": {"type": "array", "items": {"$ref": "#/components/schemas/StoredEnvelope"}},
+                    "next": {"type": "string"}, "more": {"type": "boolean"}}},
                 "Session": {"type": "object", "required": ["sid", "envelopes"], "properties": {
                     "sid": {"type": "string", "pattern": _SID},
                     "envelopes": {"type": "array", "items": {"$ref": "#/components/schemas/StoredEnvelope"}}}},

@@ -18,11 +18,11 @@ from typing import Literal, Protocol
 
 from py_core.envelope import VERSION, Envelope
 
-__all__ = ["PutResult", "SQLiteStore", "Store", "StoreError", "open_store"]
+__all__ = ["CursorError", "PutResult", "SQLiteStore", "Store", "StoreError", "open_store"]
 
-PutResult = Literal["stored", "duplicate", "conflict"]
+PutResult = Literal["stored", "duplicate", "conflict", "erased"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS envelopes (
     id TEXT PRIMARY KEY,
@@ -33,15 +33,41 @@ CREATE TABLE IF NOT EXISTS envelopes (
     kid TEXT NOT NULL,
     ct TEXT NOT NULL,
     received INTEGER NOT NULL,
-    size INTEGER NOT NULL
+    size INTEGER NOT NULL,
+    rev INTEGER
 );
 CREATE INDEX IF NOT EXISTS envelopes_sid ON envelopes (sid, ts, pid, seq);
 CREATE INDEX IF NOT EXISTS envelopes_received ON envelopes (received);
 """
+# Version 2 (docs/adr/0406): ``rev``, a commit-ordered change number (the ``since`` cursor),
+# its counter in ``meta``, and ``erased``: SHA-256 of erased session ids, so a re-sent
+# envelope of an erased session is refused (410) instead of stored again.
+_SCHEMA_2 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS erased (sid_hash BLOB PRIMARY KEY, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS envelopes_rev ON envelopes (rev);
+"""
+#: How long (ms) an erased session id's hash is kept to refuse re-sent envelopes.
+ERASED_KEEP_MS = 30 * 86_400_000
+
+
+def sid_hash(sid: str) -> bytes:
+    """What the store keeps of an erased session id: its SHA-256, not the id."""
+    import hashlib
+
+    return hashlib.sha256(sid.encode("utf-8")).digest()
+
+
+def encode_cursor(kind: str, *parts) -> str:
+    return kind + ".".join(str(p) for p in parts)
 
 
 class StoreError(RuntimeError):
     """A store that cannot be opened (bad URL, server unreachable, missing driver)."""
+
+
+class CursorError(ValueError):
+    """A ``since`` cursor this store did not hand out."""
 
 
 def open_store(target: str | os.PathLike) -> "Store":
@@ -63,7 +89,21 @@ class Store(Protocol):
     """What the collector needs from storage. Implementations must be thread-safe."""
 
     def put(self, env: Envelope, received: int) -> PutResult:
-        """Store an envelope once: "stored", "duplicate" (same id, same content) or "conflict"."""
+        """Store an envelope once: "stored", "duplicate" (same id, same content), "conflict",
+        or "erased" (its session was erased: not stored)."""
+
+    def changes(self, since: str = "", limit: int = 1000) -> tuple[list[dict], str]:
+        """Envelopes committed after cursor ``since`` ("" = from the start), in commit order,
+        at most ``limit``, and the cursor to pass next. Never skips or repeats one, whatever
+        is inserted meanwhile. ``CursorError`` for a cursor this store did not make."""
+
+    def erase(self, sids: list[str], now: int) -> int:
+        """Delete every envelope of these sessions and remember their hashes; returns how
+        many envelopes were deleted (0 when already erased: idempotent)."""
+
+    def expire(self, before: int, now: int) -> int:
+        """Delete envelopes received before ``before`` (server ms) and tombstones older
+        than ERASED_KEEP_MS; returns how many envelopes were deleted."""
 
     def sessions(self, limit: int = 1000, offset: int = 0) -> list[dict]:
         """Session summaries ``{sid, first_ts, last_ts, envelopes, bytes, pages}``, newest first."""
@@ -118,12 +158,24 @@ class SQLiteStore:
             if found > SCHEMA_VERSION:
                 self._db.close()
                 raise StoreError(f"{self.path} has schema version {found}, newer than this collector's {SCHEMA_VERSION}")
+            # Deleted content is overwritten with zeros, not left in free pages (erasure).
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(envelopes)")}
+            self._db.execute("BEGIN IMMEDIATE")
+            if "rev" not in columns:  # version 1: number the existing rows in rowid order
+                self._db.execute("ALTER TABLE envelopes ADD COLUMN rev INTEGER")
+            for statement in _SCHEMA_2.strip().split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute("UPDATE envelopes SET rev = rowid WHERE rev IS NULL")
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('rev', (SELECT COALESCE(MAX(rev), 0) FROM envelopes))")
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
 
     def put(self, env: Envelope, received: int) -> PutResult:
         """Insert unless the id exists; compare content when it does. Returns after the commit."""
-        item = _Pending((env.id, env.sid, env.pid, env.seq, env.ts, env.kid, env.ct, received, env.sealed_size))
+        item = _Pending((env.id, env.sid, env.pid, env.seq, env.ts, env.kid, env.ct, received, env.sealed_size, 0))
         with self._queue_lock:
             self._pending.append(item)
         with self._lock:
@@ -139,13 +191,26 @@ class SQLiteStore:
         """Write ``batch`` in one transaction; every item gets a result, or all get the error."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
+            # Change numbers are handed out inside the write transaction, and writes are
+            # serialized: a reader that sees rev N committed sees every rev below it.
+            rev = self._db.execute("SELECT value FROM meta WHERE key = 'rev'").fetchone()[0]
+            erased = None
             for item in batch:
-                if self._db.execute("INSERT OR IGNORE INTO envelopes VALUES (?,?,?,?,?,?,?,?,?)", item.row).rowcount == 1:
+                if erased is None:
+                    erased = self._db.execute("SELECT 1 FROM erased LIMIT 1").fetchone() is not None
+                if erased and self._db.execute("SELECT 1 FROM erased WHERE sid_hash = ?",
+                                               (sid_hash(item.row[1]),)).fetchone():
+                    item.result = "erased"
+                    continue
+                row = item.row[:9] + (rev + 1,)
+                if self._db.execute("INSERT OR IGNORE INTO envelopes VALUES (?,?,?,?,?,?,?,?,?,?)", row).rowcount == 1:
+                    rev += 1
                     item.result = "stored"
                     continue
                 existing = self._db.execute(
                     "SELECT sid, pid, seq, ts, kid, ct FROM envelopes WHERE id = ?", (item.row[0],)).fetchone()
                 item.result = "duplicate" if existing == item.row[1:7] else "conflict"
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'rev'", (rev,))
             self._db.execute("COMMIT")
         except BaseException as exc:
             if self._db.in_transaction:
@@ -194,6 +259,67 @@ class SQLiteStore:
             ).fetchall()
         keys = ("id", "kid", "sid", "pid", "seq", "ts", "ct", "received")
         return [{"v": VERSION, **dict(zip(keys, row))} for row in rows]
+
+    def changes(self, since: str = "", limit: int = 1000) -> tuple[list[dict], str]:
+        """Envelopes with a change number above the cursor's, in that order."""
+        if since == "":
+            after = 0
+        elif since.startswith("s") and since[1:].isdigit() and len(since) < 20:
+            after = int(since[1:])
+        else:
+            raise CursorError("not a cursor of this store")
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, kid, sid, pid, seq, ts, ct, received, rev FROM envelopes"
+                " WHERE rev > ? ORDER BY rev LIMIT ?", (after, limit)).fetchall()
+        keys = ("id", "kid", "sid", "pid", "seq", "ts", "ct", "received")
+        out = [{"v": VERSION, **dict(zip(keys, row[:8]))} for row in rows]
+        return out, encode_cursor("s", rows[-1][8] if rows else after)
+
+    def erase(self, sids: list[str], now: int) -> int:
+        """Delete these sessions' envelopes (overwritten: secure_delete), keep their hashes,
+        then checkpoint and truncate the WAL so no copy of the rows stays in it."""
+        deleted = 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sid in sids:
+                    deleted += self._db.execute("DELETE FROM envelopes WHERE sid = ?", (sid,)).rowcount
+                    self._db.execute("INSERT OR IGNORE INTO erased VALUES (?, ?)", (sid_hash(sid), now))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._checkpoint()
+        return deleted
+
+    def expire(self, before: int, now: int) -> int:
+        """Delete envelopes received before ``before``, in chunks (writers wait per chunk only)."""
+        deleted = 0
+        while True:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    n = self._db.execute("DELETE FROM envelopes WHERE rowid IN (SELECT rowid FROM envelopes"
+                                         " WHERE received < ? LIMIT 2000)", (before,)).rowcount
+                    if n < 2000:
+                        self._db.execute("DELETE FROM erased WHERE at < ?", (now - ERASED_KEEP_MS,))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            deleted += n
+            if n < 2000:
+                break
+        if deleted:
+            with self._lock:
+                self._checkpoint()
+        return deleted
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it to zero bytes (old row images gone)."""
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def count(self) -> int:
         """Number of stored envelopes."""

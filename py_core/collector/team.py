@@ -107,6 +107,18 @@ class TeamStore:
                                    (sid, rule, int(time.time() * 1000)))
             return cur.rowcount == 1
 
+    def erase(self, sids) -> int:
+        """Delete the sealed notes and alert marks of these sessions (secure_delete, WAL truncated)."""
+        with self._lock:
+            self._db.execute("PRAGMA secure_delete=ON")
+            n = 0
+            for sid in sids:
+                n += self._db.execute("DELETE FROM annotations WHERE sid = ?", (sid,)).rowcount
+                self._db.execute("DELETE FROM alerts_sent WHERE sid = ?", (sid,))
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return n
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -143,7 +155,7 @@ class _Window:
 
 def routes(store, *, team_db: str | None = None, policy: alerts.Policy | str | None = None,
            poll_s: float = 0.5, sender=None, limits: dict | None = None,
-           alert_rate: tuple[int, float] | None = (30, 60.0)) -> list[Route]:
+           alert_rate: tuple[int, float] | None = (30, 60.0), erase_hooks: list | None = None) -> list[Route]:
     """The team routes around the collector's envelope ``store``.
 
     ``policy`` is an alerts.Policy, a path to a policy file, or None (then
@@ -155,6 +167,8 @@ def routes(store, *, team_db: str | None = None, policy: alerts.Policy | str | N
     may carry its own ``"limits"``).
     """
     team = TeamStore(team_db or _team_db_for(store))
+    if erase_hooks is not None:  # POST /v1/erase also deletes this session's notes and alert marks
+        erase_hooks.append(team.erase)
     if policy is None and os.environ.get("SIGHTLINE_ALERTS"):
         policy = os.environ["SIGHTLINE_ALERTS"]
     if isinstance(policy, str):
@@ -238,10 +252,15 @@ def routes(store, *, team_db: str | None = None, policy: alerts.Policy | str | N
                     return
                 try:
                     rows = await run_in_threadpool(store.session, sid)
+                    read = True
                 except Exception:  # storage trouble: tell the viewer, keep trying
                     log.exception("live: reading %s failed", sid)
-                    rows = []
+                    rows, read = [], False
                     yield "event: unavailable\ndata: {}\n\n"
+                if read and sent and not rows:  # erased while watched: say so and stop (nothing kept)
+                    sent.clear()
+                    yield "event: erased\ndata: {}\n\n"
+                    return
                 for row in rows:
                     if row["received"] > after and row["id"] not in sent:
                         sent.add(row["id"])
