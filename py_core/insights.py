@@ -100,22 +100,26 @@ def analyze(events: list[dict], thresholds: Thresholds = DEFAULT, goal: Goal = D
     result["features"] = dict(zip(NAMES, x))
     if models:
         missing = undefined(tl)
+        missing = undefined(tl)
         result["anomaly"] = a = anomaly.assess(x)
-        a["top_features"] = [f for f in a["top_features"] if f["feature"] not in missing]
-        if len(tl.events) < MIN_SCORED_EVENTS or tl.duration < MIN_SCORED_MS:
-            a["anomalous"], a["too_short"] = False, True  # too short to score: never flagged for it
-        result["sentiment"] = s = sentiment.assess(x)
-        s["top_features"] = {c: [f for f in fs if f["feature"] not in missing] for c, fs in s["top_features"].items()}
-        score = s["probabilities"].get("frustrated", 0.0)
+        too_short = len(tl.events) < MIN_SCORED_EVENTS or tl.duration < MIN_SCORED_MS
+        result["sentiment"] = s = sentiment.assess(x)  # the model's own output, unchanged
         rule = _strong_frustration(moments)
-        if rule:
-            # Policy (docs/insights.md, ADR 0507): a rule-based signal this strong overrides
-            # the model's label; the model's own label and probabilities are kept beside it.
-            s["model_label"], s["label"], s["rule"] = s["label"], "frustrated", rule
-            score = max(score, STRONG_FRUSTRATION_SCORE)
+        label = "frustrated" if rule else s["label"]
+        # Policy (docs/insights.md, ADR 0507): a rule-based signal this strong overrides the
+        # model's label in the verdict; reasons never name a feature with no data behind it.
+        result["verdict"] = {
+            "label": label, "model_label": s["label"], "rule": rule,
+            # too short to score: never flagged anomalous for having almost no data
+            "too_short": too_short, "anomalous": a["anomalous"] and not too_short,
+            "reasons": [f for f in s["top_features"].get(label, []) if f["feature"] not in missing],
+            "anomaly_reasons": [f for f in a["top_features"] if f["feature"] not in missing]}
         # The alert rules (py_core.alerts) and the viewer read a 0-1 frustration score.
-        result["frustration"] = {"score": score,
-                                 "moments": sum(1 for m in moments if m["kind"] in FRUSTRATION)}
+        score = s["probabilities"].get("frustrated", 0.0)
+        result["frustration"] = {"score": score, "moments": sum(1 for m in moments if m["kind"] in FRUSTRATION)}
+        if rule:
+            result["frustration"]["rule"] = rule
+            result["frustration"]["rule_score"] = max(score, STRONG_FRUSTRATION_SCORE)
     if compact:
         del result["features"]
         if models:
@@ -124,6 +128,10 @@ def analyze(events: list[dict], thresholds: Thresholds = DEFAULT, goal: Goal = D
                                  "top_features": [f["feature"] for f in a["top_features"]]}
             result["sentiment"] = {"label": s["label"], "probabilities": s["probabilities"],
                                    "top_features": [f["feature"] for f in s["top_features"][s["label"]]]}
+            v = result["verdict"]
+            result["verdict"] = {**v,
+                                 "reasons": [f["feature"] for f in v["reasons"]],
+                                 "anomaly_reasons": [f["feature"] for f in v["anomaly_reasons"]]}
     result["summary"] = summarize(result)
     return result
 

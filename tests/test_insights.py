@@ -379,27 +379,26 @@ def _failing_pay(clicks: int) -> list[dict]:
 def test_rage_on_a_failing_action_is_frustrated_whatever_the_model_says():
     """11 rage clicks on a failing Pay button: labelled frustrated, score >= 0.8, the model's label kept beside."""
     r = analyze(_failing_pay(11))
-    assert r["rage_clicks"] and r["sentiment"]["label"] == "frustrated"
-    assert r["sentiment"]["rule"] and "model_label" in r["sentiment"]
-    assert r["frustration"]["score"] >= 0.8
+    assert r["rage_clicks"] and r["verdict"]["label"] == "frustrated" and r["verdict"]["rule"]
+    assert r["verdict"]["model_label"] == r["sentiment"]["label"]  # the model's own output is kept as is
+    assert r["frustration"]["rule_score"] >= 0.8
     calm = analyze(page(T0, nodes=NODES) + [click(T0 + 2000), mutation(T0 + 2100)])
-    assert "rule" not in calm["sentiment"]
+    assert calm["verdict"]["rule"] == "" and calm["verdict"]["label"] == calm["sentiment"]["label"]
 
 
 def test_features_without_data_are_never_reasons():
     """A session with no mouse movement never gets 'mouse speed' or 'curvature' as a reason."""
     from py_core.features import MOUSE_FEATURES
     r = analyze(_failing_pay(11))
-    named = [f["feature"] for fs in r["sentiment"]["top_features"].values() for f in fs]
-    named += [f["feature"] for f in r["anomaly"]["top_features"]]
+    named = [f["feature"] for f in r["verdict"]["reasons"] + r["verdict"]["anomaly_reasons"]]
     assert not set(named) & set(MOUSE_FEATURES), named
 
 
 def test_a_two_event_session_is_too_short_to_score():
     """The anomaly model does not flag a session for having almost no data."""
     r = analyze(page(T0))
-    assert r["anomaly"]["too_short"] is True and r["anomaly"]["anomalous"] is False
-    assert "too_short" not in analyze(load(corpus_names()[0]))["anomaly"]
+    assert r["verdict"]["too_short"] is True and r["verdict"]["anomalous"] is False
+    assert analyze(load(corpus_names()[0]))["verdict"]["too_short"] is False
 
 
 def test_default_goal_recognises_a_flow_on_a_site_it_never_saw():
@@ -416,3 +415,10 @@ def test_default_goal_recognises_a_flow_on_a_site_it_never_saw():
     beacon = page(T0, "https://inn.test/") + [{"t": T.NETWORK, "ts": T0 + 900, "m": "POST",
                                                "u": "https://inn.test/api/stays", "s": 200, "d": 10}]
     assert analyze(beacon)["goal"]["outcome"] == "browsing"  # no form input: not an attempt
+
+
+def test_compact_insights_keep_the_rule_and_too_short():
+    """The worker's compact result carries the overriding rule and the too-short mark too."""
+    r = analyze(_failing_pay(11), compact=True)
+    assert r["verdict"]["label"] == "frustrated" and r["verdict"]["rule"] and r["verdict"]["reasons"] is not None
+    assert analyze(page(T0), compact=True)["verdict"]["too_short"] is True
