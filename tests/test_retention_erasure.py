@@ -171,8 +171,9 @@ def test_since_paging_with_concurrent_inserts_never_skips_or_repeats(serve, pair
     if store_target.startswith("postgresql://"):
         # Known bug, left open at the deadline: through two HTTP processes the PostgreSQL
         # cursor (xid below the snapshot's xmin) skips some envelopes; in one process it
-        # does not (see the report). strict: this fails loudly once fixed.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="PostgreSQL since cursor skips across processes"))
+        # does not (docs/collector.md, ADR 0406). Not strict: the skip is a race, and a run
+        # where it does not happen must not turn CI red.
+        request.applymarker(pytest.mark.xfail(strict=False, reason="PostgreSQL since cursor skips across processes"))
     a, b = serve(), serve()
     sealed_envs = [sealed(pair, f"page-sess-{i % 13:03d}", i) for i in range(400)]
     acked: list[str] = []
