@@ -256,7 +256,14 @@ def test_full_ingest_queue_answers_503_busy_and_loses_nothing(store_target, pair
             gate.set()
             return [await t for t in first], third
 
-    answers, third = asyncio.run(go())
+    # In a thread of its own: after a browser test, Playwright's sync API keeps an event
+    # loop running in this one, and asyncio.run() refuses to start inside it.
+    out: list = []
+    runner = threading.Thread(target=lambda: out.append(asyncio.run(go())))
+    runner.start()
+    runner.join(60)
+    assert out, "the ingest queue test did not finish"
+    answers, third = out[0]
     try:
         assert [r.status_code for r in answers] == [201, 201]
         assert third.status_code == 503 and third.json()["error"] == "busy" and third.headers["retry-after"] == "1"
