@@ -111,8 +111,10 @@ function emit(t, data) {
   ev.t = t;
   ev.ts = ev.ts || now();
   buffer.push(ev);
-  if (t === E.ERROR && lastCp && !ev.cp && ev.ts - lastAt < 1000) ev.cp = lastCp;
-  if (t === E.ERROR && ev.l !== 'warn') persist();
+  if (t === E.ERROR) {
+    if (lastCp && !ev.cp && ev.ts - lastAt < 1000) ev.cp = lastCp;
+    if (ev.l !== 'warn') persist();
+  }
   if (!timer) timer = setTimeout(flush, BATCH_MS);
 }
 
@@ -144,7 +146,7 @@ function post(b) {
     }
     return v;
   });
-  worker.postMessage({ op: 'batch', sid, pid: b.pid, seq: b.seq, json });
+  worker.postMessage({ op: 'batch', sid: b.sid, pid: b.pid, seq: b.seq, json });
 }
 
 /** Buffer mode: a new checkpoint (full snapshot); what came before the previous one is dropped. */
@@ -400,6 +402,10 @@ const announced = new WeakSet(); // held nodes already named in a MUTATION's "hd
 let held = new Map(); // node -> names of the attributes ('' for its text) changed while held
 let heldTimer = 0;
 
+/** A text node's text as recorded, and an attribute's current value (null: removed). */
+const text = (n) => (masked(n) ? mask(n.data) : n.data);
+const attrNow = (n, k, v) => (v == null ? null : attr(n, k, v));
+
 /** Whether a node may record one more frame's change (a token bucket per node). */
 function spend(n, t) {
   const b = tokens.get(n);
@@ -424,14 +430,11 @@ function release() {
   for (const [n, names] of held) {
     if (!names.size || id(n) == null || !n.isConnected) continue; // a removal was recorded
     if (n.nodeType === 3) {
-      tx.push([id(n), masked(n) ? mask(n.data) : n.data]);
+      tx.push([id(n), text(n)]);
       continue;
     }
     const a = {};
-    for (const k of names) {
-      const v = n.getAttribute(k);
-      a[k] = v == null ? null : attr(n, k, v);
-    }
+    for (const k of names) a[k] = attrNow(n, k, n.getAttribute(k));
     at.push([id(n), a]);
   }
   held = new Map();
@@ -499,14 +502,14 @@ function processMutations() {
     for (const k in a) {
       const v = n.getAttribute(k);
       if (v === a[k][0]) delete a[k];
-      else a[k] = v == null ? null : attr(n, k, v);
+      else a[k] = attrNow(n, k, v);
     }
     if (empty(a)) continue;
     ch.push([id(n), a]);
     if (!spend(n, t)) hold(n, hd);
   }
   for (const n of cd) if (!held.has(n) && !spend(n, t)) hold(n, hd);
-  for (const [i, n] of tx) tx.set(i, masked(n) ? mask(n.data) : n.data);
+  for (const [i, n] of tx) tx.set(i, text(n));
   // Top-most added nodes still in the document, grouped by parent, each group last first,
   // so that each one's next sibling is already known when the replayer inserts it. (One
   // walk over a parent's children: compareDocumentPosition in a sort cost far more.)
