@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -32,9 +33,16 @@ from py_core.training import LABELS  # persona -> the class it should get (calm 
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "events" / "corpus"
-EXAMPLE_POLICY = {"rules": [{"name": "errors", "metric": "errors", "at_least": 1},
-                            {"name": "frustrated", "metric": "frustration", "at_least": 0.6}],
-                  "fields": ["sid", "page"]}
+
+
+def docs_policy() -> dict:
+    """The example alert policy exactly as docs/viewer.md shows it (public part: rules, fields)."""
+    text = (ROOT / "docs" / "viewer.md").read_text(encoding="utf-8")
+    block = re.search(r"^## Alerts$.*?^```json\n(.*?)^```$", text, re.S | re.M)
+    return alerts.Policy.from_json(json.loads(block.group(1))).public()
+
+
+EXAMPLE_POLICY = docs_policy()
 INPUTS = {3, 4, 5, 6, 16}  # click, input, scroll, mouse, focus: the visitor's own events
 
 

@@ -6,13 +6,14 @@ metrics with the site's alert *rules* and, when one is crossed, posts a small cl
 alert that holds only the *fields* the site's policy allows (never events, text or
 URLs beyond the page path). The collector checks the alert against the same policy,
 drops anything else, de-duplicates per session and rule, and posts it to the team's
-webhooks in Slack's or Discord's payload format. See docs/adr/0601-alerts-on-device.md.
+webhooks in Slack's or Discord's payload format. See docs/adr/0601-alerts-decided-on-device.md
+and docs/adr/0508-alerts-decide-from-the-verdict.md (rules read the session's verdict).
 
 A policy (JSON, given to the collector with ``SIGHTLINE_ALERTS=<file>``)::
 
     {"site": "Demo shop",
      "rules": [{"name": "errors", "metric": "errors", "at_least": 1},
-               {"name": "frustrated", "metric": "frustration", "at_least": 0.6}],
+               {"name": "frustrated", "metric": "frustrated", "at_least": 1}],
      "fields": ["sid", "page"],
      "webhooks": [{"format": "slack", "url": "https://hooks.slack.com/services/..."},
                   {"format": "discord", "url": "https://discord.com/api/webhooks/..."}]}
@@ -42,7 +43,14 @@ __all__ = [
 ]
 
 #: Metrics a rule can watch, each computed from analyze()'s result by :func:`metrics`.
-METRICS = ("errors", "failed_requests", "rage_clicks", "frustration", "anomaly")
+#: Counts: ``errors``, ``failed_requests``, ``rage_clicks``. From the session's ``verdict``
+#: (docs/adr/0508-alerts-decide-from-the-verdict.md): ``frustrated`` and ``anomalous``
+#: (1 or 0: the verdict's label is frustrated / the verdict flags it), ``frustration`` (the
+#: verdict's 0-1 score: a strong rule's ``rule_score`` when one overrode the model) and
+#: ``anomaly`` (the raw anomaly score, left out for a session too short to score).
+METRICS = ("errors", "failed_requests", "rage_clicks", "frustration", "frustrated", "anomalous", "anomaly")
+#: Metrics that keep their maximum across a session's batches (the counts add up).
+_SCORES = ("frustration", "frustrated", "anomalous", "anomaly")
 #: Context fields a site may allow an alert to carry besides rule, metric, value, threshold.
 OPTIONAL_FIELDS = ("sid", "page", "bucket")
 _REQUIRED = ("rule", "metric", "value", "threshold")
@@ -139,17 +147,30 @@ def _score(value: Any) -> float | None:
 
 
 def metrics(insights: Mapping) -> dict[str, float]:
-    """The metrics rules watch, from one analyze() result; keys absent from it are left out."""
+    """The metrics rules watch, from one analyze() result; keys absent from it are left out.
+
+    Scores come from the session's ``verdict`` only (the policy of py_core.insights: a
+    strong rule overrides the model's label, a too-short session is never anomalous), not
+    from the models' raw outputs: a result without a verdict yields the counts alone."""
     out: dict[str, float] = {}
     for name in ("errors", "failed_requests", "rage_clicks"):
         if isinstance(insights.get(name), list):
             out[name] = float(len(insights[name]))
-    for name in ("frustration", "anomaly"):
-        score = _score(insights.get(name))
-        if score is None:
-            score = _score(insights.get(f"{name}_score"))
+    verdict = insights.get("verdict")
+    if not isinstance(verdict, Mapping):
+        return out
+    out["frustrated"] = 1.0 if verdict.get("label") == "frustrated" else 0.0
+    out["anomalous"] = 1.0 if verdict.get("anomalous") is True else 0.0
+    frustration = insights.get("frustration")
+    if isinstance(frustration, Mapping):
+        score = _score(frustration.get("rule_score")) if verdict.get("rule") else None
+        score = score if score is not None else _score(frustration)
         if score is not None:
-            out[name] = score
+            out["frustration"] = score
+    if not verdict.get("too_short"):
+        score = _score(insights.get("anomaly"))
+        if score is not None:
+            out["anomaly"] = score
     return out
 
 
@@ -194,7 +215,7 @@ def device_check(state_json: str, payload_json: str, policy_json: str) -> str:
     policy = Policy.from_json(json.loads(policy_json))
     totals = dict(state.get("totals") or {})
     for name, value in metrics(payload.get("insights") or {}).items():
-        totals[name] = max(totals.get(name, value), value) if name in ("frustration", "anomaly") \
+        totals[name] = max(totals.get(name, value), value) if name in _SCORES \
             else totals.get(name, 0.0) + value
     page, bucket = state.get("page"), state.get("bucket")
     for ev in payload.get("events") or ():

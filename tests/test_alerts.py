@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import re
 import secrets
 import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from conftest import Collector
-from py_core import alerts
+from py_core import alerts, worker_api
+from py_core.events import EventType as T
+from py_core.insights import analyze
 from py_core.collector import relay as relay_mod
 from team_helpers import Receiver, start_collector
 
@@ -35,12 +40,19 @@ def test_policy_rejects_unknown_metrics_fields_and_hooks():
     assert "webhooks" not in POLICY.public() and POLICY.public()["fields"] == ["page"]
 
 
-def test_metrics_read_what_insights_has():
-    """Counts come from lists; frustration/anomaly scores are read when present, numbers or {score}."""
+def test_metrics_read_the_verdict_not_the_raw_model_outputs():
+    """Counts come from lists; scores only from the verdict: a rule's score when it overrode, no anomaly when too short."""
     assert alerts.metrics({"errors": [1, 2], "failed_requests": [], "rage_clicks": [1]}) == {
         "errors": 2.0, "failed_requests": 0.0, "rage_clicks": 1.0}
-    assert alerts.metrics({"frustration": {"score": 0.7}, "anomaly": 0.9}) == {"frustration": 0.7, "anomaly": 0.9}
-    assert alerts.metrics({"anomaly_score": 0.5, "frustration": "high"}) == {"anomaly": 0.5}
+    assert alerts.metrics({"frustration": {"score": 0.7}, "anomaly": {"score": 0.9}}) == {}  # no verdict, no scores
+    verdict = {"label": "frustrated", "rule": "rage_click on a failing action", "too_short": False, "anomalous": True}
+    assert alerts.metrics({"verdict": verdict, "frustration": {"score": 0.04, "rule_score": 0.8},
+                           "anomaly": {"score": 0.62, "anomalous": True}}) == {
+        "frustrated": 1.0, "anomalous": 1.0, "frustration": 0.8, "anomaly": 0.62}
+    short = {"label": "skimming", "rule": "", "too_short": True, "anomalous": False}
+    assert alerts.metrics({"verdict": short, "frustration": {"score": 0.01, "rule_score": 0.9},
+                           "anomaly": {"score": 0.95, "anomalous": True}}) == {
+        "frustrated": 0.0, "anomalous": 0.0, "frustration": 0.01}
 
 
 def test_decide_fires_once_and_carries_only_allowed_fields():
@@ -49,6 +61,88 @@ def test_decide_fires_once_and_carries_only_allowed_fields():
     assert got == [{"rule": "errors", "metric": "errors", "value": 3.0, "threshold": 2.0, "page": "/demo/"}]
     assert alerts.decide({"errors": 3}, POLICY, fired=["errors"]) == []
     assert alerts.decide({"errors": 1}, POLICY) == []
+
+
+# --- the example policy of docs/viewer.md, decided from the verdict ------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = 1_700_000_000_000
+
+
+def docs_policy() -> dict:
+    """The example policy exactly as docs/viewer.md shows it (its first JSON block under "## Alerts")."""
+    text = (ROOT / "docs" / "viewer.md").read_text(encoding="utf-8")
+    block = re.search(r"^## Alerts$.*?^```json\n(.*?)^```$", text, re.S | re.M)
+    assert block, "docs/viewer.md has no example policy"
+    return alerts.Policy.from_json(json.loads(block.group(1))).public()
+
+
+def corpus(persona: str) -> list[dict]:
+    return [json.loads(gzip.decompress(p.read_bytes())) for p in sorted((ROOT / "tests" / "events" / "corpus").glob(f"{persona}-*.json.gz"))]
+
+
+def shop_page(ts: int) -> list[dict]:
+    buy = {"i": 10, "t": 1, "n": "button", "a": {"id": "pay"}, "c": [{"i": 1010, "t": 3, "x": "Pay"}]}
+    tree = {"i": 1, "t": 9, "c": [{"i": 2, "t": 1, "n": "html", "a": {}, "c": [{"i": 3, "t": 1, "n": "body", "a": {}, "c": [buy]}]}]}
+    return [{"t": T.META, "ts": ts, "u": "https://shop.test/checkout", "w": 1000, "h": 600}, {"t": T.SNAPSHOT, "ts": ts, "n": tree}]
+
+
+def failing_pay(clicks: int = 11) -> list[dict]:
+    """The issue's visitor: a Pay button rage-clicked while every POST fails (no mouse data; the model says engaged)."""
+    return (shop_page(T0) + [{"t": T.CLICK, "ts": T0 + 2000 + k * 250, "x": 100, "y": 100, "i": 10} for k in range(clicks)]
+            + [{"t": T.NETWORK, "ts": T0 + 2100 + k * 250, "m": "POST", "u": "https://shop.test/api/pay", "s": 500, "d": 50}
+               for k in range(clicks)])
+
+
+def fired(events: list[dict], policy) -> list[str]:
+    return [a["rule"] for a in alerts.decide(alerts.metrics(analyze(events)), policy)]
+
+
+def test_example_policy_fires_on_no_calm_session_and_on_every_frustrated_one():
+    """With the docs' example policy: the corpus's calm visitors and a 2-event visit raise nothing; every
+    frustrated visitor and the rage-clicked failing Pay button (model: engaged, P(frustrated) 0.04) raise 'frustrated'."""
+    policy = docs_policy()
+    assert {r["metric"] for r in policy["rules"]} <= {"errors", "failed_requests", "rage_clicks", "frustrated", "anomalous"}
+    calm = corpus("calm")
+    assert len(calm) >= 20
+    for s in calm:
+        assert fired(s["events"], policy) == [], s["sid"]
+    assert fired(shop_page(T0), policy) == []
+    frustrated = corpus("frustrated")
+    assert len(frustrated) >= 20
+    for s in frustrated:
+        assert "frustrated" in fired(s["events"], policy), s["sid"]
+    r = analyze(failing_pay())
+    assert r["sentiment"]["label"] != "frustrated" and r["frustration"]["score"] < 0.6  # the model alone misses it
+    assert "frustrated" in fired(failing_pay(), policy)
+
+
+def test_score_rules_read_the_verdict_score_and_skip_too_short_sessions():
+    """A 0.6 frustration rule fires on the failing Pay button (the rule's 0.8, not the model's 0.04); a raw anomaly
+    rule does not fire on a 2-event visit, which the anomaly model scores above 0.5 for its lack of data."""
+    policy = {"rules": [{"name": "frustration", "metric": "frustration", "at_least": 0.6},
+                        {"name": "odd", "metric": "anomaly", "at_least": 0.5}], "fields": []}
+    assert fired(failing_pay(), policy) == ["frustration", "odd"]
+    short = analyze(shop_page(T0))
+    assert short["anomaly"]["score"] >= 0.5 and short["verdict"]["too_short"]
+    assert fired(shop_page(T0), policy) == []
+
+
+def test_the_worker_pass_alerts_from_the_whole_session_verdict():
+    """worker_api.process_visit (what the device runs) posts the example policy's 'frustrated' alert for the failing
+    Pay button, with the page path, and nothing for a calm corpus session."""
+    policy = docs_policy()
+
+    def visit(sid: str, events: list[dict]) -> list[dict]:
+        req = {"batches": [{"sid": sid, "pid": "p1", "seq": 0, "events": events}], "history": {}, "policy": policy, "fired": {}}
+        return json.loads(worker_api.process_visit(json.dumps(req)))["alerts"]
+
+    [alert] = [a for a in visit("sess-pay-11", failing_pay()) if a["rule"] == "frustrated"]
+    assert alert["metric"] == "frustrated" and alert["value"] == 1.0 and alert["threshold"] == 1.0
+    assert alert.get("page", "/checkout") == "/checkout"
+    calm = corpus("calm")[0]
+    assert visit(calm["sid"], calm["events"]) == []
+    assert relay_mod.validate_alert(alert, alerts.Policy.from_json(policy))["rule"] == "frustrated"  # the collector takes it
 
 
 def test_collector_check_refuses_what_the_site_does_not_allow():
@@ -128,16 +222,19 @@ def test_collector_refuses_disallowed_alerts(relay):
     assert len(receiver.requests) == before
 
 
+VERDICT = {"label": "engaged", "rule": "", "too_short": False, "anomalous": True}
+
+
 def test_device_check_accumulates_over_batches():
     """Counts add up across batches, scores keep their maximum, each rule fires once."""
     policy = json.dumps({"rules": [{"name": "errors", "metric": "errors", "at_least": 2},
                                    {"name": "odd", "metric": "anomaly", "at_least": 0.8}], "fields": ["sid", "page"]})
     first = {"sid": "sess-device-1", "events": [{"t": 0, "ts": 1, "u": "https://s.test/shop/index.html?q=1", "w": 400}],
-             "insights": {"errors": [{}], "anomaly": 0.9}}
+             "insights": {"errors": [{}], "anomaly": {"score": 0.9}, "verdict": VERDICT}}
     out = json.loads(alerts.device_check("{}", json.dumps(first), policy))
     assert out["alerts"] == [{"rule": "odd", "metric": "anomaly", "value": 0.9, "threshold": 0.8,
                               "sid": "sess-device-1", "page": "/shop/"}]
-    second = {"sid": "sess-device-1", "events": [], "insights": {"errors": [{}], "anomaly": 0.1}}
+    second = {"sid": "sess-device-1", "events": [], "insights": {"errors": [{}], "anomaly": {"score": 0.1}, "verdict": VERDICT}}
     out = json.loads(alerts.device_check(json.dumps(out["state"]), json.dumps(second), policy))
     assert [a["rule"] for a in out["alerts"]] == ["errors"] and out["alerts"][0]["value"] == 2.0
     assert out["state"]["totals"]["anomaly"] == 0.9 and out["state"]["fired"] == ["odd", "errors"]
