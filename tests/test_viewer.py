@@ -198,9 +198,10 @@ def test_findings_explain_the_session(viewer: Page, corpus):
     assert viewer.locator("#findings li[data-at]", has_text="Rage click").count() >= 1
     failure.click()
     expect(viewer.locator("#player")).to_have_attribute("data-time", failure.get_attribute("data-at"))
-    expect(viewer.locator("#why dt").first).to_contain_text("Anomaly")
-    expect(viewer.locator("#why")).to_contain_text("Mostly")
-    assert viewer.locator("#why dd").first.inner_text().count("typical") == 3
+    expect(viewer.locator("#why [data-part=label]")).to_contain_text("Verdict: ")
+    expect(viewer.locator("#why [data-part=anomaly]")).to_contain_text("Anomaly")
+    expect(viewer.locator("#why [data-part=model]")).to_contain_text("Model: mostly")
+    assert viewer.locator("#why [data-part=anomaly-reasons]").inner_text().count("typical") >= 1
 
 
 def test_errors_are_correlated_across_sessions(viewer: Page, corpus):

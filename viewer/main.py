@@ -557,17 +557,61 @@ def render_findings(insights):
         f'<li data-at="{int(at)}" class="{"failure" if text.startswith(("Error:", "Failed:")) else ""}">'
         f'<span class="at">{clock(at)}</span>{escape(text)}</li>' for at, text in items
     ) or '<li class="empty">No errors, frustration or confusion.</li>'
+    render_why(insights)
+
+
+def shown_reasons(reasons, with_typical=False):
+    """A verdict's reasons (dicts from analyze(), or bare names in compact form) as text."""
+    parts = []
+    for f in reasons:
+        if isinstance(f, str):
+            parts.append(feature_label(f))
+            continue
+        text = f"{feature_label(f['feature'])} {number_text(f['value'])}"
+        if with_typical and "typical" in f:
+            text += f" (typical {number_text(f['typical'])})"
+        parts.append(text)
+    return ", ".join(parts)
+
+
+def render_why(insights):
+    """The "why" panel: the session's verdict (py_core.insights, ADR 0507): its label, whether
+    a rule overrode the model's label and which, the reasons (features with data behind
+    them only), the anomaly flag (or "too short to score") and the model's probabilities."""
+    v, a, s = insights.get("verdict"), insights.get("anomaly"), insights.get("sentiment")
+    if not v:
+        by_id("why").innerHTML = "<dt>No model scores for this session.</dt>"
+        return
     why = []
-    a, s = insights.get("anomaly"), insights.get("sentiment")
+    if v.get("rule"):
+        by = f"a rule overrode the model (model: {escape(v['model_label'])})"
+        score = (insights.get("frustration") or {}).get("rule_score")
+        detail = escape(v["rule"]) + (f"; frustration {score:.2f}" if isinstance(score, (int, float)) else "")
+    else:
+        by, detail = "the model's label", ""
+    why.append(f'<dt data-part="label">Verdict: <b>{escape(v["label"])}</b> '
+               f'<span data-part="source">({by})</span></dt><dd data-part="rule">{detail}</dd>')
+    reasons = shown_reasons(v.get("reasons") or [])
+    why.append(f'<dt>Reasons</dt><dd data-part="reasons">{escape(reasons or "no single feature stands out")}</dd>')
     if a:
-        top = ", ".join(f"{feature_label(f['feature'])} {number_text(f['value'])} (typical {number_text(f['typical'])})"
-                        for f in a["top_features"])
-        why.append(f"<dt>Anomaly {a['score']:.2f}{' (flagged)' if a['anomalous'] else ''}</dt><dd>{escape(top)}</dd>")
+        anomaly_reasons = v.get("anomaly_reasons") or []
+        if state["scorer"]:  # re-scored by the model retrained in this page: the verdict's reasons are the shipped model's
+            from py_core.features import undefined
+            from py_core.timeline import build
+
+            data = state["sessions"].get(state["sid"]) or {}
+            missing = undefined(build(data.get("events") or []))
+            anomaly_reasons = [f for f in a["top_features"] if f["feature"] not in missing]
+        if v.get("too_short"):
+            flag = "too short to score (under 10 events or 3 s): never flagged"
+        else:
+            flag = "flagged" if a["anomalous"] else "not flagged"
+        why.append(f'<dt data-part="anomaly">Anomaly {a["score"]:.2f}: {flag}</dt>'
+                   f'<dd data-part="anomaly-reasons">{escape(shown_reasons(anomaly_reasons, True))}</dd>')
     if s:
-        probs = ", ".join(f"{k} {v:.0%}" for k, v in sorted(s["probabilities"].items(), key=lambda kv: -kv[1]))
-        top = ", ".join(f"{feature_label(f['feature'])} {number_text(f['value'])}" for f in s["top_features"].get(s["label"], []))
-        why.append(f"<dt>Mostly {escape(s['label'])} ({escape(probs)})</dt><dd>{escape(top or 'no single feature stands out')}</dd>")
-    by_id("why").innerHTML = "".join(why) or "<dt>No model scores for this session.</dt>"
+        probs = ", ".join(f"{k} {p:.0%}" for k, p in sorted(s["probabilities"].items(), key=lambda kv: -kv[1]))
+        why.append(f'<dt data-part="model">Model: mostly {escape(s["label"])}</dt><dd>{escape(probs)}</dd>')
+    by_id("why").innerHTML = "".join(why)
 
 
 @when("click", "#findings")
