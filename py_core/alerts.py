@@ -13,7 +13,7 @@ A policy (JSON, given to the collector with ``SIGHTLINE_ALERTS=<file>``)::
 
     {"site": "Demo shop",
      "rules": [{"name": "errors", "metric": "errors", "at_least": 1},
-               {"name": "frustrated", "metric": "frustrated", "at_least": 1}],
+               {"name": "frustrated", "metric": "frustration", "at_least": 0.6}],
      "fields": ["sid", "page"],
      "webhooks": [{"format": "slack", "url": "https://hooks.slack.com/services/..."},
                   {"format": "discord", "url": "https://discord.com/api/webhooks/..."}]}
@@ -46,8 +46,9 @@ __all__ = [
 #: Counts: ``errors``, ``failed_requests``, ``rage_clicks``. From the session's ``verdict``
 #: (docs/adr/0508-alerts-decide-from-the-verdict.md): ``frustrated`` and ``anomalous``
 #: (1 or 0: the verdict's label is frustrated / the verdict flags it), ``frustration`` (the
-#: verdict's 0-1 score: a strong rule's ``rule_score`` when one overrode the model) and
-#: ``anomaly`` (the raw anomaly score, left out for a session too short to score).
+#: verdict's 0-1 score: a strong rule's ``rule_score`` when one overrode the model, else the
+#: model's P(frustrated)) and ``anomaly`` (the raw anomaly score). A session too short to
+#: score gets neither model score, and is ``frustrated`` only by a rule.
 METRICS = ("errors", "failed_requests", "rage_clicks", "frustration", "frustrated", "anomalous", "anomaly")
 #: Metrics that keep their maximum across a session's batches (the counts add up).
 _SCORES = ("frustration", "frustrated", "anomalous", "anomaly")
@@ -151,7 +152,9 @@ def metrics(insights: Mapping) -> dict[str, float]:
 
     Scores come from the session's ``verdict`` only (the policy of py_core.insights: a
     strong rule overrides the model's label, a too-short session is never anomalous), not
-    from the models' raw outputs: a result without a verdict yields the counts alone."""
+    from the models' raw outputs: a result without a verdict yields the counts alone. On a
+    session too short to score (``verdict.too_short``: the device's first passes over a
+    visit) only a rule can make it frustrated; the models' scores are left out."""
     out: dict[str, float] = {}
     for name in ("errors", "failed_requests", "rage_clicks"):
         if isinstance(insights.get(name), list):
@@ -159,15 +162,18 @@ def metrics(insights: Mapping) -> dict[str, float]:
     verdict = insights.get("verdict")
     if not isinstance(verdict, Mapping):
         return out
-    out["frustrated"] = 1.0 if verdict.get("label") == "frustrated" else 0.0
+    rule, scored = bool(verdict.get("rule")), not verdict.get("too_short")
+    # A strong rule decides on any session; the models only on one long enough to score.
+    out["frustrated"] = 1.0 if verdict.get("label") == "frustrated" and (rule or scored) else 0.0
     out["anomalous"] = 1.0 if verdict.get("anomalous") is True else 0.0
     frustration = insights.get("frustration")
     if isinstance(frustration, Mapping):
-        score = _score(frustration.get("rule_score")) if verdict.get("rule") else None
-        score = score if score is not None else _score(frustration)
+        score = _score(frustration.get("rule_score")) if rule else None
+        if score is None and scored:
+            score = _score(frustration)
         if score is not None:
             out["frustration"] = score
-    if not verdict.get("too_short"):
+    if scored:
         score = _score(insights.get("anomaly"))
         if score is not None:
             out["anomaly"] = score
