@@ -292,30 +292,42 @@ def _times(ats: list[int], keep: int) -> str:
 
 
 def _summary(r: dict, pages_shown: int, stamps: int, messages: bool, collapse: bool = False) -> str:
+    # The count is page views, as the facts' "Pages" beside the summary; pages seen more than
+    # once (or reached again with another query) are said as "N distinct", and listed once.
     paths = list(dict.fromkeys(page_key(u) for u in r["pages"]))
-    n = len(paths)
-    shown = ""
+    n, views = len(paths), len(r["pages"])
+    inner = f"{n} distinct" if n != views else ""
     if pages_shown and paths:
-        shown = " (" + ", ".join(paths[:pages_shown]) + (f" +{n - pages_shown}" if n > pages_shown else "") + ")"
-    parts = [f"Visited {_n(n, 'page', 'pages')}{shown} in {clock(r['duration_ms'])}"
+        listed = ", ".join(paths[:pages_shown]) + (f" +{n - pages_shown}" if n > pages_shown else "")
+        inner = f"{inner}: {listed}" if inner else listed
+    shown = f" ({inner})" if inner else ""
+    parts = [f"Visited {_n(views, 'page', 'pages')}{shown} in {clock(r['duration_ms'])}"
              f" with {_n(r['clicks'], 'click', 'clicks')}."]
     goal = r.get("goal") or {}
     parts.append({"reached": "Reached the goal.", "failed": "Tried the goal but it failed.",
                   "abandoned": f"Abandoned the goal ({goal.get('detail', '')}).",
                   "browsing": "No goal attempt."}.get(goal.get("outcome"), ""))
     failed: dict[str, list[int]] = {}
+    causes: dict[str, str] = {}
     for f in r["failed_requests"]:
-        failed.setdefault(f"{f['method']} {_path(f['url'])} failed ({f['status'] or 'network'})", []).append(f["at_ms"])
+        what = f"{f['method']} {_path(f['url'])} failed ({f['status'] or 'network'})"
+        failed.setdefault(what, []).append(f["at_ms"])
+        causes.setdefault(what, _cause(r, "request", f"{f['method']} {_path(f['url'])} {f['status'] or 'network error'}"))
     if collapse and len(failed) > 1:
+        endpoints = {(f["method"], _path(f["url"])) for f in r["failed_requests"]}
         parts.append(f"{_n(len(r['failed_requests']), 'failed request', 'failed requests')}"
-                     f" to {len(failed)} endpoints.")
+                     f" to {_n(len(endpoints), 'endpoint', 'endpoints')}.")
         failed = {}
     for what, ats in failed.items():
-        parts.append(f"{what}{' ' + _n(len(ats), 'time', 'times') if len(ats) > 1 else ''}{_times(ats, max(stamps, 1) if messages else stamps)}.")
+        after = f" after {causes[what]}" if messages and causes[what] else ""
+        parts.append(f"{what}{' ' + _n(len(ats), 'time', 'times') if len(ats) > 1 else ''}"
+                     f"{_times(ats, max(stamps, 1) if messages else stamps)}{after}.")
     if r["errors"]:
         first = r["errors"][0]
         msg = f": {' '.join(first['message'].split()[:6])}" if messages else ""
-        parts.append(f"{_n(len(r['errors']), 'JS error', 'JS errors')}{_times([e['at_ms'] for e in r['errors']], stamps)}{msg}.")
+        cause = _cause(r, "error", _error_signature(first["message"]), first["at_ms"]) if messages else ""
+        parts.append(f"{_n(len(r['errors']), 'JS error', 'JS errors')}{_times([e['at_ms'] for e in r['errors']], stamps)}"
+                     f"{' after ' + cause if cause else ''}{msg}.")
     groups: dict[str, list[int]] = {}
     for m in r.get("signals", ()):
         groups.setdefault(m["kind"], []).append(m["at_ms"])
@@ -329,12 +341,28 @@ def _summary(r: dict, pages_shown: int, stamps: int, messages: bool, collapse: b
     return " ".join(p for p in parts if p)
 
 
+CAUSE_GAP_MS = 5000  # a click this recent before a failure is taken as what set it off
+
+
+def _cause(r: dict, kind: str, what: str, at: int | None = None) -> str:
+    """The likely cause of the first such failure: the visitor's step just before it (from
+    ``error_paths``), the latest click within CAUSE_GAP_MS preferred; "" when none."""
+    for p in r.get("error_paths", ()):
+        if p["kind"] == kind and p["what"] == what and (at is None or p["at_ms"] == at):
+            clicks = [s for s in p["steps"] if s["action"] == "click" and s["gap_ms"] <= CAUSE_GAP_MS]
+            step = clicks[-1] if clicks else (p["steps"][-1] if p["steps"] else None)
+            return f"{step['action']} {step['target']}" if step and step["action"] != "view" else ""
+    return ""
+
+
 def summarize(r: dict) -> str:
     """A deterministic summary of analyze()'s result in at most MAX_SUMMARY_WORDS words.
 
-    It names the pages, the goal's outcome, every failing request (grouped, counted),
-    the JS errors (counted) and every kind of frustration and confusion moment (counted,
-    with timestamps); detail is dropped, never a count, until it fits."""
+    It names the pages (page views, as the facts count them; distinct pages when fewer),
+    the goal's outcome, every failing request (grouped, counted, with the step that set
+    it off), the JS errors (counted, with the step before the first) and every kind of
+    frustration and confusion moment (counted, with timestamps); detail is dropped,
+    never a count, until it fits (tests/test_summary_facts.py reads every claim back)."""
     text = ""
     for pages_shown, stamps, messages in ((4, 3, True), (3, 2, True), (2, 1, True), (2, 1, False),
                                           (1, 1, False), (0, 1, False), (0, 0, False)):
