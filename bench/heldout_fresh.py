@@ -3,6 +3,11 @@
     .venv/bin/python bench/heldout_fresh.py --seed 4111 --out /tmp/fresh-4111.jsonl
     .venv/bin/python bench/masking_bench.py --heldout /tmp/fresh-4111.jsonl
     .venv/bin/python bench/heldout_fresh.py --templates second --seed 9377 --out /tmp/second-9377.jsonl
+    .venv/bin/python bench/heldout_fresh.py --templates third --seed 5821 --out /tmp/third-5821.jsonl
+
+``--templates third`` (THIRD below, with a ``table`` channel of recorded table rows) is the
+held-out set after the round that fixed the second set's misses: written before that
+round's rule changes, its results not looked at until they were frozen.
 
 ``--templates second`` (the held-out set now; see SECOND below) was written after the rules
 were frozen again at d3dbaa6. Written on 2026-12-02 after py_core/masking.py was frozen at commit 18aa157 (the ``tune``
@@ -72,6 +77,47 @@ SECOND = {
     "decoy": {"*": ["<td>{d}</td><td>in stock</td>", "Build {d} passed", "Coupon {d} applied", "Page {d} of 40",
                     "Serial: {d}", "Shipment {d} left the depot"]},
 }
+# The third set, written on 2026-12-02 before the rules of the issue-12 round after b0ab56a
+# were changed and before any result on it was looked at (the second set's misses led to
+# that round, so the second set is no longer held out). Seed 5821 picked after these
+# templates. New sentences and contexts, and a ``table`` channel: rows of a recorded
+# <table> (cells as the snapshot's tree holds them), a label cell before or after the
+# value, or a decoy under a label.
+THIRD = {
+    "email": {"*": ["Reply-To: {v}", "cc {v} on ticket {d}", "{{\"user\": \"{v}\", \"plan\": \"pro\"}}",
+                    "notify -> {v}", "owner <{v}> since {d}", "Receipt will be e-mailed to {v} shortly"]},
+    "card": {"*": ["PAN {v} declined (code {d})", "tokenised card {v}", "card_no={v}", "Karte {v} belastet",
+                   "Retry payment with {v}?", "• {v} (default)"]},
+    "phone": {"*": ["WhatsApp {v}", "Phone (home): {v}", "reach me at {v} after 6", "Office line {v}",
+                    "phone:{v};", "Mobile no. {v}", "Emergency contact {v}", "Tel/Fax: {v}"]},
+    "iban": {"*": ["IBAN: {v} (BIC on request)", "pay into {v} before {d}", "Refund to account {v}"]},
+    "ssn": {"*": ["SSN: {v}", "ssn={v}", "Social Security No. {v}", "employee SSN {v} on W-2"]},
+    "passport": {"*": ["Passport No.: {v}", "passport {v} expires in 2031", "travel document (passport) {v}",
+                       "Passport: {v}, issued 2019"]},
+    "dob": {"*": ["DOB {v}", "birthday: {v}", "Date of Birth - {v}", "born {v} in Lyon"]},
+    "name": {"*": ["Full name: {v}", "Dear {v},", "Passenger: {v}", "Signed, {v}", "Recipient {v}",
+                   "Cardholder name: {v}", "Order placed by {v}", "Hi {v}! Your code is ready"]},
+    "address": {"*": ["Home address: {v}", "Ship-to: {v}", "Deliver to {v}", "Residence: {v}",
+                      "Shipping address — {v}", "We will pick up at {v}"]},
+    "decoy": {"*": ["Invoice {d} paid", "SKU {d} restocked", "Qty 3 × {d}", "ref={d}", "Version {d} deployed",
+                    "Tracking {d}", "Total: {d}", "Updated {d}"]},
+}
+THIRD_CHANNELS = {"attr": ["data-contact", "aria-description", "value", "data-recipient", "alt"],
+                  "style": ["list-style: url({u}) inside", "border-image: url(\"{u}\") 30 round"],
+                  "css": ["li{{background-image:url('{u}')}}", ":root{{--pixel:url({u})}}"],
+                  "split": None,
+                  "json": ["telephone", "card_number", "ssn", "phoneNumber", "mobile", "contact"],
+                  "table": None}
+# Label cells of the table channel (before the value, or after it for the kinds listed in
+# THIRD_AFTER), and decoy rows: a label that says what the number is not.
+THIRD_TABLE = {"email": ["E-mail", "Contact e-mail", "Correo"], "card": ["Card number", "Payment card"],
+               "phone": ["Telephone", "Mobile", "Téléphone", "Phone (work)"], "iban": ["Bank (IBAN)", "Account"],
+               "ssn": ["SSN", "Social security"], "passport": ["Passport no.", "Passport number", "Reisepass"],
+               "dob": ["Date of birth", "Born", "Geburtsdatum"], "name": ["Full name", "Holder", "Nom"],
+               "address": ["Home address", "Shipping", "Adresse"]}
+THIRD_AFTER = {"phone": ["work", "home", "cell"], "email": ["primary", "verified"]}
+THIRD_DECOY_LABELS = ["Order", "Total", "SKU", "Items", "Updated", "Build"]
+
 SECOND_CHANNELS = {"attr": ["data-user-email", "data-customer", "title", "value", "data-info"],
                    "style": ["background-image:url({u});width:{d}", "cursor: url('{u}'), auto"],
                    "css": ["#x{{background:url({u})}}", "@font-face{{src:url(\"{u}\")}}"],
@@ -127,8 +173,40 @@ class FreshValues(hc.Values):
             return getattr(FreshValues("en_US", self.rng), kind)()
 
 
+def row_table(v: FreshValues, kind: str | None) -> dict:
+    """One recorded table row: ``row["cells"]`` are ``[tag, text]`` (td/th), ``text`` their
+    texts joined by tabs (spans and decoys are offsets in it). ``kind`` None: a decoy row."""
+    r = v.rng
+    if kind is None:
+        decoy, dkind = v.decoy()
+        cells = [["th", r.choice(THIRD_DECOY_LABELS)], ["td", decoy]]
+        if r.random() < 0.5:
+            cells.append(["td", r.choice(["in stock", "shipped", "3", "ok"])])
+        marks = [(1, dkind, "decoys")]
+    else:
+        value = v.value(kind)
+        if kind in THIRD_AFTER and r.random() < 0.4:
+            cells = [["td", value], ["td", r.choice(THIRD_AFTER[kind])]]
+            marks = [(0, kind, "spans")]
+        else:
+            cells = [[r.choice(["th", "td"]), r.choice(THIRD_TABLE[kind])], ["td", value]]
+            marks = [(1, kind, "spans")]
+        if r.random() < 0.4:
+            decoy, dkind = v.decoy()
+            cells.append(["td", decoy])
+            marks.append((len(cells) - 1, dkind, "decoys"))
+    row = {"locale": v.locale, "channel": "table", "cells": cells, "text": "\t".join(c[1] for c in cells),
+           "spans": [], "decoys": []}
+    for i, k, where in marks:
+        s = sum(len(c[1]) + 1 for c in cells[:i])
+        row[where].append([s, s + len(cells[i][1]), k])
+    return row
+
+
 def generate(seed: int, per_locale: int, which: str = "fresh") -> list[dict]:
-    FRESH, FRESH_CHANNELS = (globals()["FRESH"], globals()["FRESH_CHANNELS"]) if which == "fresh" else (SECOND, SECOND_CHANNELS)
+    FRESH, FRESH_CHANNELS = {"fresh": (globals()["FRESH"], globals()["FRESH_CHANNELS"]),
+                             "second": (SECOND, SECOND_CHANNELS), "third": (THIRD, THIRD_CHANNELS)}[which]
+    channels = [c for c in ("attr", "style", "css", "split", "json", "table") if c in FRESH_CHANNELS]
     rng = random.Random(seed)
     rows = []
     for locale in sorted(AVAILABLE_LOCALES):
@@ -140,14 +218,19 @@ def generate(seed: int, per_locale: int, which: str = "fresh") -> list[dict]:
             elif x < 0.80:
                 rows.append(hc.row_decoy(v, FRESH))
             else:
-                rows.append(hc.row_channel(v, FRESH_CHANNELS, rng.choice(["attr", "style", "css", "split", "json"])))
+                channel = rng.choice(channels)
+                if channel == "table":
+                    rows.append(row_table(v, None if rng.random() < 0.25 else rng.choice(KINDS)))
+                else:
+                    rows.append(hc.row_channel(v, FRESH_CHANNELS, channel))
     return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--templates", choices=("fresh", "second"), default="fresh",
-                    help="fresh: written after 18aa157 (seed 4111); second: written after d3dbaa6 (seed 9377)")
+    ap.add_argument("--templates", choices=("fresh", "second", "third"), default="fresh",
+                    help="fresh: written after 18aa157 (seed 4111); second: written after d3dbaa6 (seed 9377); "
+                         "third: written after b0ab56a, before that round's fixes (seed 5821)")
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--per-locale", type=int, default=60)
     ap.add_argument("--out", type=Path, required=True)

@@ -17,10 +17,12 @@ Throughput (characters per second, CPython) is measured over the whole corpus, b
 
 ``--heldout`` scores corpora of bench/heldout_corpus.py instead (issue 12): each row is
 masked through the channel it belongs to (text, attribute, style attribute, style sheet,
-text split over inline elements, ``Sightline.track`` properties), as ``mask_event`` would;
+text split over inline elements, ``Sightline.track`` properties, a recorded table row as a
+SNAPSHOT tree), as ``mask_event`` would;
 recall per kind and per locale, decoys kept per decoy kind, and precision (masked runs that
 overlap a labelled value, over all masked runs), side by side with presidio on the same
-text (presidio sees the joined text of split rows and the JSON text of track properties).
+text (presidio sees the joined text of split rows, the JSON text of track properties and
+a table row's cells joined by tabs).
 """
 
 from __future__ import annotations
@@ -147,6 +149,12 @@ def sightline_masker():
             return "".join(k["x"] if k["t"] == 3 else k["c"][0]["x"] for k in out)
         if ch == "json":
             return json_mask(row, mask_event({"t": 11, "ts": 0, "n": "x", "p": copy.deepcopy(row["props"])})["p"])
+        if ch == "table":  # a recorded <table> row: <tr><th|td>text</...>...</tr> in a SNAPSHOT tree
+            tr = {"t": 1, "n": "tr", "c": [{"t": 1, "n": tag, "c": [{"t": 3, "x": t}]} for tag, t in row["cells"]]}
+            table = {"t": 1, "n": "table", "c": [{"t": 1, "n": "tbody", "c": [tr]}]}
+            ev = mask_event({"t": 1, "ts": 0, "n": {"t": 9, "c": [{"t": 1, "n": "body", "c": [table]}]}})
+            cells = ev["n"]["c"][0]["c"][0]["c"][0]["c"][0]["c"]
+            return "\t".join(c["c"][0]["x"] for c in cells)
         raise ValueError(ch)
 
     return mask
