@@ -169,3 +169,20 @@ def test_recorded_rage_on_the_failing_pay_button(viewer: Page, sessions):
     assert got["label"].startswith("Verdict: frustrated"), got
     if "rule overrode" in got["source"]:
         assert "failing action" in got["rule"]
+
+
+def test_failures_are_not_called_errors(viewer: Page, sessions):
+    """Eleven failed requests and no JS error: the list's column is 'Failures' (11), the facts say 'JS errors: 0'
+    beside 'Failed requests: 11', and the summary counts the requests, not errors."""
+    r = analyze(sessions.events[sessions.pay])
+    assert len(r["failed_requests"]) == 11 and not r["errors"]
+    expect(viewer.locator("#sessions thead th[data-sort=errors]")).to_have_text("Failures")
+    row = viewer.locator(f'#sessions tr[data-sid="{sessions.pay}"]')
+    column = viewer.locator("#sessions thead th").all_inner_texts().index("Failures")
+    expect(row.locator("td").nth(column)).to_have_text("11")
+    row.click()
+    facts = viewer.locator("#facts .fact")
+    expect(facts.filter(has_text="JS errors")).to_have_text("JS errors: 0")
+    expect(facts.filter(has_text="Failed requests")).to_have_text("Failed requests: 11")
+    expect(viewer.locator("#summary")).to_have_text(r["summary"])
+    assert "JS error" not in r["summary"] and "POST /api/pay failed (500) 11 times" in r["summary"]

@@ -501,7 +501,7 @@ def open_session(sid):
         ("Duration", clock(insights["duration_ms"]), False),
         ("Clicks", insights["clicks"], False),
         ("Inputs", insights["inputs"], False),
-        ("Errors", len(insights["errors"]), bool(insights["errors"])),
+        ("JS errors", len(insights["errors"]), bool(insights["errors"])),
         ("Failed requests", len(insights["failed_requests"]), bool(insights["failed_requests"])),
         ("Rage clicks", len(insights["rage_clicks"]), bool(insights["rage_clicks"])),
     ]
