@@ -16,6 +16,18 @@ deciding on the device are replayed in CPython with the same code the worker run
 Reported: the sealed sentiment label of the last verdict against the whole-session label
 (``analyze()`` of every event) and against the persona's label, and how many sessions of
 each persona the example alert policy (docs/viewer.md) fires on.
+
+    .venv/bin/python bench/verdict_eval.py --holdout
+
+prints instead an evaluation that cannot flatter the model (issue 15): leave one group
+out, for every grouping the corpus allows (site, when it holds more than one; viewport
+bucket; the four seed folds of py_core.training's split). Each fold retrains the
+sentiment model on the other groups and scores the left-out one, beside baselines on
+the same split (duration only; the best single feature, picked on the training groups;
+fixed rules over signal counts) and the verdict (model plus strong-rule override):
+macro-F1, confusion matrices, Brier score and a reliability table of P(frustrated), and
+anomaly flags of the shipped-style threshold against one learnt from the left-out
+group's own sessions.
 """
 
 from __future__ import annotations
@@ -105,10 +117,190 @@ def per_pass(sid: str, cut: list[list[dict]], policy: dict, idle_ms: int) -> tup
     return label, set(fired), passes
 
 
+# ------------------------------------------------------------------ held-out evaluation
+
+CLASSES = ("confused", "engaged", "frustrated", "skimming")
+BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0000001)
+
+
+def _site(doc: dict) -> str:
+    """The site a corpus session was recorded on: its ``site`` field, else the first path
+    segment of its first page (hosts are masked or random ports in the corpus)."""
+    if doc.get("site"):
+        return str(doc["site"])
+    from urllib.parse import urlsplit
+
+    first = next((e for e in doc["events"] if e.get("t") == 0), {})
+    return (urlsplit(str(first.get("u") or "")).path.strip("/").split("/") or [""])[0] or "/"
+
+
+def rows_for_holdout() -> list[dict]:
+    from py_core.aggregate import width_bucket
+    from py_core.features import NAMES, vector
+    from py_core.insights import _strong_frustration
+    from py_core.signals import detect
+    from py_core.timeline import build
+
+    out = []
+    for s in sessions():
+        tl = build(s["events"])
+        moments = detect(tl)
+        first = next((e for e in s["events"] if e.get("t") == 0), {})
+        kinds = Counter(m["kind"] for m in moments)
+        out.append({"sid": s["sid"], "label": LABELS[s["label"]], "persona": s["label"], "seed": s.get("seed", 0),
+                    "site": _site(s), "viewport": width_bucket(first.get("w")),
+                    "fold": f"seed mod 4 = {int(s.get('seed', 0)) % 4}", "x": vector(tl, moments), "kinds": kinds,
+                    "rule": _strong_frustration(moments), "short": len(tl.events) < 10 or tl.duration < 3000,
+                    "names": NAMES})
+    return out
+
+
+def rules_only(r: dict) -> str:
+    """A classifier of fixed rules over signal counts, written before looking at any fold."""
+    k, x = r["kinds"], dict(zip(r["names"], r["x"]))
+    if k["rage_click"] or k["error_click"] >= 2:
+        return "frustrated"
+    if k["field_reentry"] + k["quick_back"] + k["u_turn"] + k["form_abandonment"] >= 2:
+        return "confused"
+    if x["pages_per_min"] >= 15 and not x["log_inputs"]:
+        return "skimming"
+    return "engaged"
+
+
+def _macro_f1(truth: list[str], pred: list[str]) -> float:
+    f1s = []
+    for c in CLASSES:
+        tp = sum(t == c and p == c for t, p in zip(truth, pred))
+        fp = sum(t != c and p == c for t, p in zip(truth, pred))
+        fn = sum(t == c and p != c for t, p in zip(truth, pred))
+        if tp + fp + fn:
+            f1s.append(2 * tp / (2 * tp + fp + fn))
+    return sum(f1s) / len(f1s) if f1s else 0.0
+
+
+def _confusion(truth: list[str], pred: list[str]) -> list[list[int]]:
+    return [[sum(t == a and p == b for t, p in zip(truth, pred)) for b in CLASSES] for a in CLASSES]
+
+
+def holdout(rows: list[dict], key: str) -> dict:
+    """Leave one value of ``key`` out at a time; every method's predictions on the left-out rows."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from py_core.training import CONTAMINATION, NORMAL, fit_forest, fit_sentiment
+
+    names = list(rows[0]["names"])
+    preds: dict[str, list[str]] = defaultdict(list)
+    truth: list[str] = []
+    groups: list[str] = []
+    p_frustrated: list[tuple[float, float, bool]] = []  # (model P, verdict score, truly frustrated)
+    anomaly = defaultdict(Counter)
+    for g in sorted({r[key] for r in rows}):
+        train = [r for r in rows if r[key] != g]
+        test = [r for r in rows if r[key] == g]
+        if len({r["label"] for r in train}) < len(CLASSES):
+            continue
+        X, y = np.asarray([r["x"] for r in train]), [r["label"] for r in train]
+        Xt = np.asarray([r["x"] for r in test])
+        pipe = fit_sentiment(X, y)
+        model = list(pipe.predict(Xt))
+        classes = list(pipe[-1].classes_)
+        proba = pipe.predict_proba(Xt)[:, classes.index("frustrated")]
+        d = names.index("log_duration_s")
+        duration = LogisticRegression(max_iter=2000).fit(X[:, [d]], y).predict(Xt[:, [d]])
+        best = max(range(len(names)), key=lambda j: (LogisticRegression(max_iter=2000).fit(X[:, [j]], y)
+                                                     .score(X[:, [j]], y), -j))
+        single = LogisticRegression(max_iter=2000).fit(X[:, [best]], y).predict(Xt[:, [best]])
+        for r, m, pf, du, si in zip(test, model, proba, duration, single):
+            truth.append(r["label"])
+            groups.append(g)
+            preds["model"].append(str(m))
+            preds["verdict"].append("frustrated" if r["rule"] else str(m))
+            preds["duration only"].append(str(du))
+            preds[f"best single feature ({names[best]})"].append(str(si))
+            preds["rules over signal counts"].append(rules_only(r))
+            p_frustrated.append((float(pf), max(float(pf), 0.8) if r["rule"] else float(pf), r["label"] == "frustrated"))
+        # anomaly: the shipped recipe (fit on the training groups' normal sessions, 5 % contamination) ...
+        normal = np.asarray([r["x"] for r in train if r["label"] in NORMAL])
+        forest = fit_forest(normal)
+        flags = forest.score_samples(Xt) < forest.offset_
+        # ... against a threshold learnt on the left-out group's own sessions (unlabelled, as the
+        # viewer's retrain): fit on one half, flag the other half, and swap.
+        own = np.zeros(len(test), dtype=bool)
+        halves = [[i for i in range(len(test)) if i % 2 == h] for h in (0, 1)]
+        if min(len(h) for h in halves) >= 8:
+            for fit_on, score_on in ((halves[0], halves[1]), (halves[1], halves[0])):
+                f = fit_forest(Xt[fit_on], contamination=CONTAMINATION)
+                own[score_on] = f.score_samples(Xt[score_on]) < f.offset_
+        lo, hi = np.percentile(normal[:, d], [2.5, 97.5])
+        for r, a, o, dx in zip(test, flags, own, Xt[:, d]):
+            row = anomaly[r["persona"]]
+            row["sessions"] += 1
+            row["shipped recipe"] += int(a and not r["short"])
+            row["own threshold"] += int(o and not r["short"])
+            row["duration band"] += int(not lo <= dx <= hi)
+    return {"truth": truth, "groups": groups, "preds": preds, "p_frustrated": p_frustrated, "anomaly": anomaly}
+
+
+def print_holdout(rows: list[dict], key: str, title: str) -> None:
+    res = holdout(rows, key)
+    groups = sorted(set(res["groups"]))
+    print(f"\n## Leave one {title} out ({len(groups)} folds: {', '.join(groups)})\n")
+    print("| method | " + " | ".join(f"macro-F1 {g}" for g in groups) + " | macro-F1 all | confused recall |")
+    print("| --- " * (len(groups) + 3) + "|")
+    truth = res["truth"]
+    for method, pred in res["preds"].items():
+        cells = []
+        for g in groups:
+            idx = [i for i, x in enumerate(res["groups"]) if x == g]
+            cells.append(f"{_macro_f1([truth[i] for i in idx], [pred[i] for i in idx]):.3f}")
+        conf = [i for i, t in enumerate(truth) if t == "confused"]
+        recall = sum(pred[i] == "confused" for i in conf) / len(conf) if conf else float("nan")
+        print(f"| {method} | " + " | ".join(cells) + f" | {_macro_f1(truth, pred):.3f} | {recall:.2f} |")
+    for method in ("verdict", "rules over signal counts"):
+        print(f"\nconfusion, {method} (rows = true, columns = predicted: {', '.join(CLASSES)}):")
+        for c, row in zip(CLASSES, _confusion(truth, res["preds"][method])):
+            print(f"  {c:>10} {row}")
+    for name, k in (("model P(frustrated)", 0), ("verdict frustration score", 1)):
+        pts = [(p[k], p[2]) for p in res["p_frustrated"]]
+        brier = sum((q - o) ** 2 for q, o in pts) / len(pts)
+        print(f"\n{name}: Brier {brier:.4f} over {len(pts)} held-out sessions; reliability:")
+        print("| predicted | sessions | mean predicted | observed frustrated |")
+        print("| --- | --- | --- | --- |")
+        for lo, hi in zip(BINS, BINS[1:]):
+            b = [(q, o) for q, o in pts if lo <= q < hi]
+            if b:
+                print(f"| {lo:.1f}-{min(hi, 1.0):.1f} | {len(b)} | {sum(q for q, _ in b) / len(b):.3f} | "
+                      f"{sum(o for _, o in b) / len(b):.3f} |")
+    print("\nanomaly flags on left-out sessions (too-short sessions never flagged):")
+    print("| persona | sessions | shipped recipe | own threshold (viewer retrain, other half) | duration band baseline |")
+    print("| --- | --- | --- | --- | --- |")
+    for persona in sorted(res["anomaly"]):
+        a = res["anomaly"][persona]
+        print(f"| {persona} | {a['sessions']} | {a['shipped recipe']} | {a['own threshold']} | {a['duration band']} |")
+
+
+def main_holdout() -> int:
+    rows = rows_for_holdout()
+    sites = sorted({r["site"] for r in rows})
+    print(f"# Held-out evaluation over {len(rows)} sessions of tests/events/corpus\n")
+    print(f"sites: {', '.join(sites)}; viewports: {', '.join(sorted({r['viewport'] for r in rows}))}")
+    if len(sites) > 1:
+        print_holdout(rows, "site", "site")
+    else:
+        print(f"\nLeave-one-site-out is not possible: every session was recorded on one site ({sites[0]}).")
+    print_holdout(rows, "viewport", "viewport")
+    print_holdout(rows, "fold", "seed fold")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--idle-ms", type=int, default=3000)
+    ap.add_argument("--holdout", action="store_true", help="the leave-one-group-out evaluation instead")
     args = ap.parse_args(argv)
+    if args.holdout:
+        return main_holdout()
     rows = defaultdict(Counter)
     passes = []
     for s in sessions():
