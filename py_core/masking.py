@@ -136,6 +136,10 @@ _PHONE_WORDS = re.compile(r"(?i)(phone|call|\btel|mobile|cell|ring|fax|sms|whats
                           r"\bwa\b|anruf|erreichbar|joindre|contactez|chiama|bereikbaar|番号)")
 
 
+# Words right after a card number that say it is one: its expiry or security code.
+_CARD_AFTER = re.compile(r"(?i)[\s,;(]{1,3}(?:exp\b|exp\.|expiry|expires|valid[ \t]thru|cvc|cvv|ccv)")
+
+
 def _near(m: re.Match, words: re.Pattern, before: int = 40) -> bool:
     return bool(words.search(m.string[max(0, m.start() - before):m.start()]))
 
@@ -150,6 +154,33 @@ def _announced(m: re.Match, words: re.Pattern, at: int = 0) -> bool:
     for last in words.finditer(window):
         pass
     return last is not None and not any(c.isdigit() for c in window[last.end():])
+
+
+def _followed(m: re.Match, words: re.Pattern, end: int | None = None) -> bool:
+    """A word of ``words`` follows the value at once, past separators only ("555 0143
+    (mobile)", "0612 345678 | cell", a table row's next cell)."""
+    after = m.string[m.end() if end is None else end:][:40]
+    sep = re.match(r"[\s:(|,–—-]*", after).end()
+    w = words.match(after, sep) if sep > 0 else None
+    # "... 28.11.21734 Telefon: +49 ..." : a label of the value after it, not of this one
+    return bool(w) and not re.match(r"[\w.]*[ \t]*[:：]", after[w.end():])
+
+
+def _announced_close(m: re.Match, words: re.Pattern, at: int = 0) -> bool:
+    """A word of ``words`` ends at most 12 characters before the value, with no letters or
+    digits between ("Fax 2006027", "Hotline: 339-3687")."""
+    start = m.start() + at
+    window = m.string[max(0, start - 40):start]
+    last = None
+    for last in words.finditer(window):
+        pass
+    if last is None:
+        return False
+    gap = _NUMBER_WORD.sub("", window[last.end():])
+    return len(gap) <= 12 and not any(c.isalnum() for c in gap)
+
+
+_NUMBER_WORD = re.compile(r"(?i)\b(?:number|no\.?|nr\.?|num\.?)(?=[\s:#.]*$)")
 
 
 def _card_number(d: str) -> bool:
@@ -176,7 +207,8 @@ def _card_ok(m: re.Match, text: str, at: int) -> bool:
     d = _digits(text)
     if not _card_number(d):
         return False
-    if (len(d) == 12 or (len(d) == 13 and text.isdigit())) and not _near(m, _CARD_WORDS, 40 + at):
+    if (len(d) == 12 or (len(d) == 13 and text.isdigit())) and not _near(m, _CARD_WORDS, 40 + at) and \
+            not _CARD_AFTER.match(m.string, m.start() + at + len(text)):
         return False
     # Grouped numbers must be grouped like cards are (4-4-4-4, 4-6-5, 4-6-4, 4-4-4-4-3, 6-13 ...).
     groups = re.split(r"[ -]", text)
@@ -228,7 +260,7 @@ def _phone(m: re.Match):
     grouping without one must be the whole run ("123-4567890-1234567" is an order number).
     """
     text = m.group()
-    strong = text[0] in "+(0"
+    strong = text[0] in "+(0" or bool(_NANP_TRUNK.match(text))
     while text:
         if _phone_ok(m, text):
             return (m.start(), m.start() + len(text))
@@ -253,21 +285,30 @@ _NATIONAL = re.compile(
 def _phone_ok(m: re.Match, text: str, at: int = 0) -> bool:
     text = _EXTENSION.sub("", text)
     d = _digits(text)
-    if not 8 <= len(d) <= 15 or _DATE_LIKE.fullmatch(text):
+    if _DATE_LIKE.fullmatch(text):
+        return False
+    if 6 <= len(d) <= 7:  # a local number without its area code: only right after (or before) a phone word
+        return (text.isdigit() or all(len(g) >= 2 for g in re.split(r"[ .-]", text))) and \
+            (_announced_close(m, _PHONE_WORDS, at) or _followed(m, _PHONE_WORDS, m.start() + at + len(text)))
+    if not 8 <= len(d) <= 15:
         return False
     if re.fullmatch(r"\d{3}-\d{2}-\d{4}", text):  # the shape of an SSN, not of a phone number
         return False
     if "." in text and any(len(g) < 2 for g in re.split(r"[.]", text)):  # versions: 0.22.14597
         return False
-    if text[0] in "+(" or text.startswith("00"):
+    if text[0] in "+(" or text.startswith("00") or _NANP_TRUNK.match(text):
         return True
-    if d[0] == "0" and (re.search(r"[\s.-]", text) or 10 <= len(d) <= 11):
+    if d[0] == "0" and (re.search(r"[\s./-]", text) or 10 <= len(d) <= 11):
         return True  # national numbers after a trunk 0 (most of Europe, Japan, India)
     if _NATIONAL.fullmatch(text):
         return True
     # Any other grouping of 8-12 digits, or bare digits, only after a phone word.
-    return 8 <= len(d) <= 12 and _announced(m, _PHONE_WORDS, at) and \
-        (text.isdigit() or all(len(g) >= 2 for g in re.split(r"[ .-]", text)))
+    return 8 <= len(d) <= 12 and (_announced(m, _PHONE_WORDS, at) or
+                                  _followed(m, _PHONE_WORDS, m.start() + at + len(text))) and \
+        (text.isdigit() or all(len(g) >= 2 for g in re.split(r"[ ./-]", text)))
+
+
+_NANP_TRUNK = re.compile(r"1[ .-]?\(\d{3}\)")
 
 
 def _ipv4(m: re.Match) -> bool:
@@ -350,7 +391,8 @@ _ssn, 0, None),
                         r"(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w]+)?(?![\w:])"), _ipv6, 0, None),
     ("ipv4", re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
                         r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\w|\.\d)"), _ipv4, 0, None),
-    ("phone", re.compile(r"(?<![0-9A-Za-z_\u00C0-\u024F+#/.-])(?<!\d:)(?:(?:\+|00)\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?)?"
+    ("phone", re.compile(r"(?<![0-9A-Za-z_\u00C0-\u024F+#/.-])(?<!\d:)(?:(?:\+|00)\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?|"
+                         r"\+\(\d{1,3}\)[\s.-]?|1[ .-]?(?=\(\d{3}\)))?"
                          r"(?:\(\d{1,5}\)[\s./-]?|0\d{1,4}/ ?)?\d{1,5}(?:[\s.-]?\d{2,5}){1,5}"
                          r"(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![0-9A-Za-z_\u00C0-\u024F-]|[.,]\d)"), _phone, 0, None),
 ]
@@ -364,13 +406,15 @@ _LETTER = r"[^\W\d_]"
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TITLES = frozenset(("mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "herr", "frau", "m", "mme", "mlle",
                      "sr", "sra", "srta", "d", "dª", "don", "doña", "dott", "dott.ssa", "sig", "sig.ra", "dhr", "mevr",
-                     "shri", "smt", "kumari", "ing", "lic", "eng", "pan", "pani", "pán", "paní", "gospodin", "г-н", "г-жа"))
+                     "shri", "smt", "kumari", "ing", "lic", "eng", "pan", "pani", "pán", "paní", "gospodin", "г-н", "г-жа",
+                     "пан", "пані", "добродій", "добродійка", "господин", "госпожа", "господа", "г."))
 _PARTICLES = frozenset(("van", "von", "de", "der", "den", "del", "della", "di", "da", "das", "do", "dos", "du", "le",
                         "la", "el", "y", "e", "ten", "ter", "zu", "bin", "al", "'t", "het", "des", "'s", "die", "in"))
 
 _PASSPORT = re.compile(
     r"(?i:passport|pass\.?-?nr|reisepass|passeport|pasaporte|passaporto|paspoort|passaporte|旅券|パスポート)"
-    r"[^\n\d<>]{0,24}?(?<![A-Za-z0-9])([A-Z]{0,2}\d{6,9}[A-Z]{0,2}|[A-Z0-9]{2}[A-Z0-9]{4,8})(?![A-Za-z0-9])")
+    r"[^\n\d<>]{0,24}?(?<![A-Za-z0-9])(\d{2} ?\d{2} \d{6}|\d{4} \d{6}|[A-Z]{1,2} \d{6,8}|"
+    r"[A-Z]{0,2}\d{6,9}[A-Z]{0,2}|[A-Z0-9]{2}[A-Z0-9]{4,8})(?![A-Za-z0-9])")
 _MONTHISH = _LETTER + r"{3,12}\.?"
 _DATE = (r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}[./]\d{1,2}[./]\d{1,2}|\d{4}年\d{1,2}月\d{1,2}日|"
          r"\d{1,2}\.?[ \t]+(?:de[ \t]+)?" + _MONTHISH + r",?[ \t]+(?:de[ \t]+)?\d{4}|" + _MONTHISH + r"[ \t]+\d{1,2}(?:st|nd|rd|th)?,?[ \t]+\d{4}")
@@ -383,14 +427,16 @@ _SSN_LABEL = re.compile(r"(?i:\bssn|social[ \t]security(?:[ \t]number|[ \t]no\.?
                         r"[^\n\d]{0,12}?(?<!\d)(\d{9})(?!\d)")
 
 _NAME_WORDS = r"(" + _LETTER + r"[\w'’." + _MARKS + r"-]*(?:[ \t]+" + _LETTER + r"[\w'’." + _MARKS + r"-]*){0,5})"
+# "Invoice addressed to: ...", "issued to", "made out to", "prepared for": a document's person.
+_NAME_TO = r"(?:addressed|issued|made[ \t]out|prepared|invoiced|registered)[ \t]+(?:to|for)"
 _NAME_LABEL = re.compile(
     r"(?<![\w-])(?i:name|full[ \t]name|first[ \t]name|last[ \t]name|surname|customer|recipient|cardholder|attn\.?|"
     r"nom|nom[ \t]complet|prénom|nome|nome[ \t]completo|nombre|nombre[ \t]completo|apellidos?|naam|volledige[ \t]naam|"
     r"vorname|nachname|empfänger|kunde|klant|cliente|destinataire|destinatario|titular|karteninhaber|"
     r"account[ \t]holder|holder|name[ \t]on[ \t]card|contact[ \t]person|addressee|payee|beneficiary|passenger|"
-    r"guest|patient|applicant|kontoinhaber|rekeninghouder|intestatario)"
+    r"guest|patient|applicant|kontoinhaber|rekeninghouder|intestatario|" + _NAME_TO + r")"
     r"[ \t]*[:：|\t][ \t]*" + _NAME_WORDS)
-_NAME_BARE_LABEL = re.compile(r"(?<![\w-])(?i:name|full[ \t]name|nom|nome|nombre|naam|account[ \t]holder)[ \t]+"
+_NAME_BARE_LABEL = re.compile(r"(?<![\w-])(?i:name|full[ \t]name|nom|nome|nombre|naam|account[ \t]holder|" + _NAME_TO + r")[ \t]+"
                               + _NAME_WORDS)
 _NAME_CJK = re.compile(r"(?:氏名|名前|お名前|宛名|担当)[ \t]*[:：]?[ \t　]*([" + _CJK + r"]{1,6}(?:[ 　][" + _CJK + r"]{1,6})?)")
 _NAME_HONORIFIC = re.compile(r"([" + _CJK + r"]{1,5}(?:[ 　][" + _CJK + r"]{1,5})?)(?=様|さん|殿)")
@@ -408,8 +454,22 @@ _ADDRESS_LABEL = re.compile(
     r"rechnungsadresse|adresse[ \t]de[ \t]livraison|livraison|dirección|direccion|domicilio|dirección[ \t]de[ \t]envío|"
     r"indirizzo|indirizzo[ \t]di[ \t]spedizione|adres|afleveradres|bezorgadres|endereço|endereco|endereço[ \t]de[ \t]entrega)"
     r"[ \t]*[:：|\t]?[ \t]*([^\n|;<>\"\t]{4,160})")
+# Weaker address contexts: a noun that only sometimes heads an address ("Billing: ...",
+# "Shipping — ...", "Residence: ...") with a separator, or a phrase that sends something
+# somewhere ("goes to", "ships to", "lives at"). The value must look like an address
+# (:func:`_address_weak`).
+_ADDRESS_WEAK = re.compile(
+    r"(?<![\w-])(?:(?i:billing|shipping|delivery|postal|residence|residential|home|domicile|destination|location|"
+    r"facturation|envío|envio|entrega|spedizione|consegna|lieferung|rechnung|levering|facturatie)"
+    r"[ \t]*[:：|\t–—][ \t]*|(?i:goes|go|ships?|shipped|deliver(?:ed|s)?|dispatched|moved)[ \t]+to[ \t]+|(?i:lives|living|located|resides|residing|based)[ \t]+at[ \t]+)"
+    r"([^\n|;<>\"\t]{4,160})")
 _ADDRESS_CJK = re.compile(r"(?:住所|ご住所|お届け先|所在地)[ \t]*[:：]?[ \t　]*([^\n|;<>\"\t、。]{4,80})")
-_SENTENCE_END = re.compile(r"[.!?][ \t]+(?=[A-Z][a-z]+[ \t]+[a-z])|[.!?]$|[ \t]{2,}")
+_SENTENCE_END = re.compile(r"[.!?][ \t]+(?=[A-Z][a-z]+[ \t]+[a-z])|[.!?]$|[ \t]{3,}|:[ \t]{2,}")
+
+
+# ", S.Farm.", ", Ph.D.", ", Jr.", ", MBA" after a name: part of it.
+_NAME_SUFFIX = re.compile(r",[ \t]*(?:[A-Z][a-z]{0,5}\.(?:[A-Za-z]{1,6}\.?){1,3}|Jr\.?|Sr\.?|II|III|IV|MBA|PhD|MD|Esq\.?)"
+                          r"(?=[\s,!?]|$)")
 
 
 def _name_tokens(m: re.Match, group: int = 1, need_comma: bool = False):
@@ -417,7 +477,7 @@ def _name_tokens(m: re.Match, group: int = 1, need_comma: bool = False):
     particles and degrees among them: "Dr. Caio das Neves", "Gina Kuhl MBA."), or False.
     Words in a script without case (CJK) count as capitalised."""
     text, start = m.group(group), m.start(group)
-    kept, words, cjk = 0, 0, 0
+    kept, words, cjk, suffixed = 0, 0, 0, False
     for tok in re.finditer(r"\S+", text):
         w = tok.group()
         bare = w.rstrip(",;:!?)")
@@ -430,7 +490,8 @@ def _name_tokens(m: re.Match, group: int = 1, need_comma: bool = False):
         if low in _PARTICLES and words and bare[0].islower():
             continue
         is_cjk = bool(bare) and "\u3040" <= bare[0] <= "\ufaff"
-        caseless = bool(bare) and not is_cjk and bare[0].isalpha() and not bare[0].isupper() and not bare[0].islower()
+        caseless = bool(bare) and not is_cjk and bare[0].isalpha() and \
+            ((not bare[0].isupper() and not bare[0].islower()) or "\u10d0" <= bare[0] <= "\u10ff")  # Georgian: written caseless
         if not bare or not (bare[0].isupper() or is_cjk or caseless) or any(c.isdigit() for c in bare) or cjk >= 2 \
                 or words >= 5:
             break
@@ -441,7 +502,10 @@ def _name_tokens(m: re.Match, group: int = 1, need_comma: bool = False):
             break
     if not words:
         return False
-    if need_comma and kept < len(text) and not re.match(r"[ \t]*[,!]", text[kept:]):
+    suffix = _NAME_SUFFIX.match(m.string, start + kept)  # a degree or suffix after its comma
+    if suffix:
+        kept, suffixed = suffix.end() - start, True
+    if need_comma and not suffixed and kept < len(text) and not re.match(r"[ \t]*[,!]", text[kept:]):
         return False
     first = re.search(r"\S", text)
     return (start + (first.start() if first else 0), start + kept)
@@ -464,7 +528,9 @@ def _address(m: re.Match):
     text, start = m.group(1), m.start(1)
     end = _SENTENCE_END.search(text)
     text = text[:end.start()] if end else text
-    text = text.rstrip(" \t,.")
+    text = text.rstrip(" \t,")
+    if text.endswith(".") and not re.search(r"(?:^|[\s,])" + _LETTER + r"{1,4}\.$", text):  # "küç.", "pr.", "St." stay
+        text = text.rstrip(".")
     caseless = text[:1].isalpha() and not text[0].isupper() and not text[0].islower()
     if len(text) < 4 or not (text[0].isdigit() or text[0].isupper() or "\u3040" <= text[0] or caseless
                              or any(c.isdigit() for c in text)):
@@ -472,6 +538,36 @@ def _address(m: re.Match):
     if not (any(c.isdigit() for c in text) or len(text.split()) >= 2):
         return False
     return (start, start + len(text))
+
+
+def _address_weak(m: re.Match):
+    """An address after a weak context: as :func:`_address`, and it must hold a digit and
+    either a comma, three words or a CJK character ("47 Hamilton Flat, West Elainehaven"),
+    so "goes to 3 people" and "Shipping: 2 items" stay."""
+    span = _address(m)
+    if not span:
+        return False
+    text = m.string[span[0]:span[1]]
+    if not any(c.isdigit() for c in text):
+        return False
+    if any("\u3040" <= c <= "\ufaff" for c in text):
+        return span
+    first = text.split()[0]
+    if "@" in text or (len(first) >= 8 and any(c.isdigit() for c in first) and any(c.isalpha() for c in first)):
+        return False  # an account number or code, not a house number
+    words = [w for w in text.split() if sum(c.isalpha() or unicodedata.category(c)[0] == "M" for c in w) >= 3]
+    if len(words) < 2 or not ("," in text or len(text.split()) >= 3):
+        return False
+    if not any(w[0].isupper() or (w[0].isalpha() and not w[0].islower()) for w in words):
+        return False  # a place has a proper name ("3 items, total 12" has none)
+    # and a house number beside a name ("Stroma 742", "47 Hamilton") or a postcode (4+ digits)
+    toks = text.replace(",", " ").split()
+    proper = [bool(t) and (t[0].isupper() or (t[0].isalpha() and not t[0].islower())) for t in toks]
+    for i, t in enumerate(toks):
+        if t[0].isdigit() and (sum(c.isdigit() for c in t) >= 4 or (i and proper[i - 1]) or
+                               (i + 1 < len(toks) and proper[i + 1])):
+            return span
+    return False
 
 
 def _passport(m: re.Match):
@@ -502,9 +598,13 @@ def _names_beside(text: str, spans: list) -> list:
 # to run at all (a substring test is far cheaper than a case-insensitive alternation).
 _K_ADDRESS = ("addr", "adres", "ship to", "shipping", "bill to", "billing", "deliver to", "delivery", "anschrift",
               "direcci", "domicilio", "indirizzo", "endere")
+_K_ADDRESS_WEAK = ("billing", "shipping", "delivery", "postal", "residen", "home", "domicile", "destination",
+                   "location", "facturation", "envío", "envio", "entrega", "spedizione", "consegna", "lieferung",
+                   "rechnung", "levering", "facturatie", " to ", " at ")
 _K_NAME = ("nam", "nom", "naam", "custom", "recipient", "holder", "account", "contact", "addressee", "payee",
            "beneficiary", "passenger", "guest", "patient", "applicant", "houder", "intestat", "attn", "prénom", "apellido", "empfänger", "kunde",
-           "klant", "client", "destinat", "titular", "inhaber")
+           "klant", "client", "destinat", "titular", "inhaber", "addressed", "issued", "made out", "prepared",
+           "invoiced", "registered")
 _K_GREETING = ("hi ", "hello", "hey ", "dear ", "hallo", "liebe", "geehrte", "bonjour", "bonsoir", "salut ", "cher ",
                "chère ", "hola", "estimad", "querid", "buenos d", "ciao", "salve ", "gentile ", "caro ", "cara ",
                "beste ", "hoi ", "geachte", "olá", "oi ", "prezad", "namaste", "thank", "good ", "welcome", "greetings",
@@ -518,6 +618,7 @@ _K_SSN = ("ssn", "social", "tin", "tax")
 _LABEL_RULES: list = [
     ("address", _ADDRESS_LABEL, _address, 0, _K_ADDRESS),
     ("address", _ADDRESS_CJK, _address, 0, ("住所", "お届け先", "所在地")),
+    ("address", _ADDRESS_WEAK, _address_weak, 0, _K_ADDRESS_WEAK),
     ("name", _NAME_LABEL, _name_tokens, 0, _K_NAME),
     ("name", _NAME_CJK, None, 1, ("氏名", "名前", "宛名", "担当")),
     ("name", _NAME_HONORIFIC, None, 1, ("様", "さん", "殿")),
@@ -555,6 +656,18 @@ def shape_mask(text: str) -> str:
     return "".join(map(_mask_char, text))
 
 
+_CELL_BOUNDARY = re.compile(r"(?i)</t[dh]>\s*<t[dh](?:\s[^<>]{0,80})?>")
+_CELL_TAG = re.compile(r"(?i)</?t(?:[dhr]|body|head)(?:\s[^<>]{0,80})?>")
+
+
+def _cells_as_labels(text: str) -> str:
+    """``text`` with table-cell markup read as separators, same length (spans stay valid):
+    ``</td><td>`` becomes ``:`` and spaces ("<td>Passport</td><td>X1234567</td>" reads as
+    "Passport: X1234567"), other row and cell tags spaces."""
+    text = _CELL_BOUNDARY.sub(lambda m: ":" + " " * (len(m.group()) - 1), text)
+    return _CELL_TAG.sub(lambda m: " " * len(m.group()), text)
+
+
 def find_pii(text: str, context: str = "") -> list[tuple[int, int, str]]:
     """Non-overlapping, sorted ``(start, end, kind)`` spans of personal data in ``text``.
 
@@ -572,6 +685,8 @@ def find_pii(text: str, context: str = "") -> list[tuple[int, int, str]]:
     if context:
         offset = len(context) + 2
         text = f"{context}: {text}"
+    if "</t" in text:  # markup of a table in text (innerHTML in a log): a cell boundary reads as a label's ':'
+        text = _cells_as_labels(text)
     values = _MAYBE.search(text)
     low = text.lower()
     rules = _LABEL_RULES + (_RULES + _VALUE_LABEL_RULES if values else [])
@@ -812,17 +927,19 @@ def _texts(node: dict, out: list) -> None:
         _texts(k, out)
 
 
-def mask_run(nodes: list[dict]) -> None:
+def mask_run(nodes: list[dict], context: str = "") -> None:
     """Mask the text nodes of one run of inline content as one text, in place: personal
-    data split over them ("<b>zelda</b><i>@example.org</i>") is masked in every piece."""
+    data split over them ("<b>zelda</b><i>@example.org</i>") is masked in every piece.
+    ``context``: a label that stands before the run without being part of it (the label
+    cell of a table row, see :func:`_row_contexts`)."""
     texts: list[dict] = []
     for n in nodes:
         _texts(n, texts)
     if len(texts) == 1:
-        texts[0]["x"] = mask_text(texts[0]["x"])
+        texts[0]["x"] = mask_text(texts[0]["x"], context)
         return
     joined = "".join(t["x"] for t in texts)
-    spans = find_pii(joined)
+    spans = find_pii(joined, context)
     if not spans:
         return
     pos = 0
@@ -840,8 +957,40 @@ def mask_run(nodes: list[dict]) -> None:
         pos = end
 
 
-def _mask_children(node: dict) -> None:
-    """Mask an element's direct text content: runs of inline children joined (mask_run)."""
+_CELLS = ("td", "th")
+_LABEL_CELL = re.compile(r"[^\d@<>{}=]{1,40}")
+
+
+def _cell_text(cell: dict) -> str:
+    texts: list[dict] = []
+    _texts(cell, texts)
+    return "".join(t["x"] for t in texts).strip()
+
+
+def _row_contexts(row: dict, contexts: dict) -> None:
+    """The label of each cell of a table row (``<tr>``), into ``contexts`` by ``id(cell)``.
+
+    A row of a recorded table is "label cell, value cell" ("Passport | X1234567",
+    "Address | 12 Main St"): the value's own text has no label, so the rules that need
+    words before a value (passport, birth date, SSN, names, addresses, bare phone numbers)
+    see the previous cell's text as its context. A cell holding a digit or ``@`` with no
+    label before it takes the next cell's ("0612 345678 | mobile"). A label is a short cell
+    without digits (at most 40 characters, 6 words)."""
+    cells = [k for k in row.get("c") or () if isinstance(k, dict) and k.get("n") in _CELLS]
+    if len(cells) < 2:
+        return
+    texts = [_cell_text(c) for c in cells]
+    label = [bool(_LABEL_CELL.fullmatch(t)) and len(t.split()) <= 6 for t in texts]
+    for i, cell in enumerate(cells):
+        if i and label[i - 1]:
+            contexts[id(cell)] = texts[i - 1].rstrip(" :：")
+        elif i + 1 < len(cells) and label[i + 1] and not label[i]:
+            contexts[id(cell)] = texts[i + 1].rstrip(" :：")
+
+
+def _mask_children(node: dict, context: str = "") -> None:
+    """Mask an element's direct text content: runs of inline children joined (mask_run),
+    with ``context`` (a table cell's label) read before each run."""
     kids = node.get("c")
     if not isinstance(kids, list):
         return
@@ -856,7 +1005,7 @@ def _mask_children(node: dict) -> None:
             run.append(k)
             continue
         if run:
-            mask_run(run)
+            mask_run(run, context)
             run = []
 
 
@@ -865,10 +1014,13 @@ def _mask_node(node: dict) -> None:
 
     if node.get("t") == 3 and isinstance(node.get("x"), str):  # a lone text node (a mutation's add)
         node["x"] = mask_text(node["x"])
-    for n in walk(node):
+    contexts: dict[int, str] = {}
+    for n in walk(node):  # depth first, a node before its children: a row before its cells
         if n.get("t") == 3:
             continue  # masked with its run, by its parent
-        _mask_children(n)
+        if n.get("n") == "tr":
+            _row_contexts(n, contexts)
+        _mask_children(n, contexts.get(id(n), "") if contexts else "")
         if isinstance(n.get("css"), str):
             n["css"] = mask_css(n["css"])
         _mask_attrs(n.get("a"))
