@@ -318,3 +318,70 @@ def test_newer_schema_is_refused(tmp_path, request):
         conn.execute("UPDATE sightline_meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="schema version 99"):
         open_store(url)
+
+
+def _drain(store, limit: int) -> list[str]:
+    """Every envelope id ``changes`` lists from the start, ``limit`` per page."""
+    ids, cursor = [], ""
+    while True:
+        rows, cursor = store.changes(cursor, limit)
+        ids += [r["id"] for r in rows]
+        if len(rows) < limit:
+            return ids
+
+
+def test_postgres_changes_go_by_transaction_number_across_a_power_of_ten(postgres, pair):
+    """Regression (ADR 0406): the PostgreSQL cursor sorted its page by the transaction id's
+    text, so once the ids of unread rows crossed a power of ten ("9999" > "10000") a page's
+    last row moved the cursor past unread rows (skips) or back before read ones (repeats).
+    The server's transaction counter is advanced to just below a power of ten here
+    (subtransactions that write: each takes a transaction id), so the 8 rows straddle it."""
+    import psycopg
+
+    url = postgres.new_database()
+    store = open_store(url)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TEMP TABLE burn (x int)")
+            # this statement takes id x; the DO block takes x + 1, then one per subtransaction
+            x = int(conn.execute("SELECT pg_current_xact_id()::text").fetchone()[0])
+            boundary = 10 ** len(str(x + 6))
+            burn = boundary - 6 - x  # the first put takes boundary - 4
+            conn.execute(f"DO $$ BEGIN FOR i IN 1..{burn} LOOP BEGIN INSERT INTO burn VALUES (1);"
+                         " EXCEPTION WHEN others THEN NULL; END; END LOOP; END $$")
+            envs = [env_of(pair, seq=i) for i in range(8)]
+            for e in envs:
+                assert store.put(e, 1) == "stored"
+            xids = sorted(int(x) for (x,) in conn.execute("SELECT xid::text FROM sightline_envelopes"))
+        assert xids[0] < boundary <= xids[-1], (xids, boundary)
+        for limit in (1, 2, 3, 7, 100):
+            assert _drain(store, limit) == [e.id for e in envs], limit
+    finally:
+        store.close()
+
+
+def test_postgres_changes_wait_for_an_older_open_transaction(postgres, pair):
+    """A row whose transaction started (took its id) before others committed but commits
+    after them is not passed by the cursor: nothing at or after the oldest open transaction
+    is listed until it ends, then all rows come in transaction order, none skipped."""
+    import psycopg
+
+    url = postgres.new_database()
+    store = open_store(url)
+    slow, fast = env_of(pair, sid="slow-0001"), [env_of(pair, sid="fast-0001", seq=i) for i in range(3)]
+    try:
+        with psycopg.connect(url) as held:  # not autocommit: one open transaction
+            held.execute(
+                "INSERT INTO sightline_envelopes (id, sid, pid, seq, ts, kid, ct, received, size)"
+                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                (slow.id, slow.sid, slow.pid, slow.seq, slow.ts, slow.kid, slow.ct, 1, slow.sealed_size))
+            for e in fast:
+                assert store.put(e, 2) == "stored"
+            rows, cursor = store.changes("", 10)
+            assert rows == [] and cursor == ""
+            held.commit()
+        rows, cursor = store.changes(cursor, 10)
+        assert [r["id"] for r in rows] == [slow.id] + [e.id for e in fast]
+        assert store.changes(cursor, 10) == ([], cursor)
+    finally:
+        store.close()

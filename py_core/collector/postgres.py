@@ -170,10 +170,15 @@ class PostgresStore:
                 raise CursorError("not a cursor of this store")
             xid, last = head[1:], tail
         with self._pool.connection() as conn:
+            # ORDER BY names the table's columns: an output column ``xid::text`` named
+            # ``xid`` would win over them and sort as text ("1000" < "999"), which skipped
+            # and repeated envelopes whenever pending ids crossed a power of ten.
             rows = conn.execute(
-                "SELECT id, kid, sid, pid, seq, ts, ct, received, xid::text FROM sightline_envelopes"
-                " WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) AND (xid, id) > (%s::xid8, %s)"
-                " ORDER BY xid, id LIMIT %s", (xid, last, limit)).fetchall()
+                "SELECT e.id, e.kid, e.sid, e.pid, e.seq, e.ts, e.ct, e.received, e.xid::text AS cursor_xid"
+                " FROM sightline_envelopes e"
+                " WHERE e.xid < pg_snapshot_xmin(pg_current_snapshot())"
+                " AND (e.xid, e.id) > (%s::xid8, %s COLLATE \"C\")"
+                " ORDER BY e.xid, e.id COLLATE \"C\" LIMIT %s", (xid, last, limit)).fetchall()
         keys = ("id", "kid", "sid", "pid", "seq", "ts", "ct", "received")
         out = [{"v": VERSION, **dict(zip(keys, row[:8]))} for row in rows]
         return out, (encode_cursor("p", rows[-1][8], rows[-1][0]) if rows else since)
