@@ -1,7 +1,7 @@
 """Masking throughput inside Pyodide, in a module Web Worker in Chromium, vs CPython, same run.
 
     SIGHTLINE_SITE=/tmp/site-x python3 build.py build   # or use an existing build
-    .venv/bin/python bench/masking_pyodide.py [--site DIR] [--rounds 3]
+    .venv/bin/python bench/masking_pyodide.py [--site DIR] [--rounds 3] [--port N]
 
 Serves the built site on a loopback port, starts a module worker that boots Pyodide from
 the site (as the recorder's worker does), unpacks py_core.zip, and masks every line of
@@ -59,13 +59,13 @@ self.postMessage('ready');
 """
 
 
-def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+def serve(site: Path, port: int = 0) -> tuple[http.server.ThreadingHTTPServer, str]:
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):  # noqa: D102 - no access log on stdout
             pass
 
     handler = functools.partial(Quiet, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
@@ -74,13 +74,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--site", type=Path, default=Path(os.environ.get("SIGHTLINE_SITE") or ROOT / "site"))
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--port", type=int, default=0, help="loopback port to serve the site on (0: any free one)")
     args = ap.parse_args()
     if not (args.site / "py_core.zip").exists():
         sys.exit(f"{args.site} is not a built site: run `python3 build.py build` first")
     from playwright.sync_api import sync_playwright
 
     lines = [json.loads(x)["text"] for x in CORPUS.read_text(encoding="utf-8").splitlines() if x]
-    server, base = serve(args.site)
+    server, base = serve(args.site, args.port)
     try:
         with sync_playwright() as pw:
             exe = "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
