@@ -499,7 +499,8 @@ def build(public_key: str | None, site: Path | None = None, deploy: bool = False
         "interpreter": "../pyodide/pyodide.mjs",
         "packages": ["numpy"],
         "files": {"../py_core.zip": "./*"},
-        "js_modules": {"main": {"./decrypt.js": "decrypt", "./replayer.js": "replayer", "./views.js": "views"}},
+        "js_modules": {"main": {"./decrypt.js": "decrypt", "./replayer.js": "replayer", "./views.js": "views",
+                                 "./loader.js": "loader"}},
     }, indent=2))
     if deploy:
         (site / "index.html").write_text(

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 import numpy as np
 from pyodide.ffi import JsException, create_proxy, to_js
 from pyscript import document, fetch, when, window
-from pyscript.js_modules import decrypt, views
+from pyscript.js_modules import decrypt, loader, views
 
 from py_core import aggregate
 from py_core.events import one_per_batch
@@ -137,13 +137,14 @@ async def connect():
         kids = list(await decrypt.loadKeys(to_js(keys), True)) if keys else list(decrypt.loadedKids())
         status(f"Loaded {len(kids)} key(s). Fetching sessions…")
         progress(0.3)
-        listing = (await api("/v1/sessions?limit=500"))["sessions"]
+        synced = await sync_feed(by_id("keep").checked or kept)  # None: a collector without the change feed
+        listing = [] if synced is not None else (await api("/v1/sessions?limit=500"))["sessions"]
     except (JsException, RuntimeError) as exc:
         status(f"Could not connect: {exc}", error=True)
         progress(0.2)
         return
     reset_sessions()
-    failures, done = 0, 0
+    failures, done = (await load_synced(synced) if synced is not None else 0), 0
 
     async def one(meta):
         nonlocal failures, done
@@ -199,6 +200,51 @@ def render_unreadable():
     el.hidden = not parts
 
 
+async def sync_feed(persist):
+    """The change feed, through viewer/loader.js: what this browser keeps (only when the
+    analyst keeps the key here: `persist`), plus only what the collector stored since
+    (docs/viewer.md). None on a collector without /v1/envelopes."""
+    try:
+        return json.loads(await loader.sync(state["base"], state["token"], create_proxy(status), persist))
+    except JsException as exc:
+        if getattr(exc.js_error, "status", None) == 404:
+            return None
+        raise
+
+
+async def load_synced(synced):
+    """Analyse every synced session (its envelopes opened by the loader); returns failures."""
+    failures, total = 0, len(synced["sids"])
+    for n, sid in enumerate(synced["sids"]):
+        items = sorted(json.loads(loader.session(sid)), key=lambda i: (i["ts"], i["pid"], i["seq"], i["id"]))
+        dropped, reasons, modes, payloads = {}, {}, {}, []
+        for item in items:
+            try:
+                payload = json.loads(item["p"]) if "p" in item else None
+            except ValueError:
+                payload = None
+            if isinstance(payload, dict) and isinstance(payload.get("events", []), list):
+                payloads.append(payload)
+                continue
+            code = item.get("err") if item.get("err") in UNREADABLE else "bad_payload"
+            reasons[code] = reasons.get(code, 0) + 1
+        lost = sum(reasons.values())
+        failures += lost
+        if reasons:
+            state["unreadable"][sid] = reasons
+        events = batch_events(payloads, dropped, modes)
+        if events:
+            events.sort(key=lambda e: e["ts"])
+            add_session(sid, events, items)
+            state["sessions"][sid].update(unreadable=lost, dropped=dropped, modes=modes)
+        if n % 10 == 9 or n == total - 1:
+            status(f"Analysed {n + 1} of {total} sessions ({synced['fetched']} new envelope(s),"
+                   f" {synced['cached']} kept in this browser)…")
+            progress(0.3 + 0.65 * (n + 1) / max(1, total))
+            await asyncio.sleep(0)
+    return failures
+
+
 async def open_envelopes(envelopes, dropped=None, reasons=None, modes=None):
     """Open envelopes; those that fail (tampered, unknown key, inflating beyond 64 MiB, not
     a JSON object) are counted, never shown. `reasons`, if given, counts them by code.
@@ -207,7 +253,7 @@ async def open_envelopes(envelopes, dropped=None, reasons=None, modes=None):
     (each payload's optional `dropped`: {batches, events}; docs/queue.md). `modes`, if
     given, counts batches by how the device masked them (`device`, `light`).
     """
-    events, failures, payloads = [], 0, []
+    failures, payloads = 0, []
     for env in envelopes:
         env = {k: v for k, v in env.items() if k != "received"} if isinstance(env, dict) else env
         try:
@@ -221,6 +267,12 @@ async def open_envelopes(envelopes, dropped=None, reasons=None, modes=None):
                 reasons[code] = reasons.get(code, 0) + 1
             continue
         payloads.append(payload)
+    return batch_events(payloads, dropped, modes), failures
+
+
+def batch_events(payloads, dropped=None, modes=None):
+    """The events of opened payloads, with `dropped` and `modes` counted (see open_envelopes)."""
+    events = []
     # A batch sent in light form at pagehide and masked by Python on the next page counts
     # once, in its device form (docs/processing.md).
     for payload in one_per_batch(payloads):
@@ -231,7 +283,7 @@ async def open_envelopes(envelopes, dropped=None, reasons=None, modes=None):
         if dropped is not None and isinstance(payload.get("dropped"), dict):
             for k in ("batches", "events"):
                 dropped[k] = dropped.get(k, 0) + int(payload["dropped"].get(k) or 0)
-    return events, failures
+    return events
 
 
 async def load_session(meta):
@@ -981,6 +1033,7 @@ async def on_keep(event):
 async def on_forget(event):
     """Delete what this browser kept, and drop the keys, token and sessions from this page."""
     await decrypt.forget()
+    await loader.forget()
     reset_sessions()
     state["token"] = ""
     for element_id in ("keys", "token"):
