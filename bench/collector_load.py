@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/collector_load.py [--envelopes 2000] [--concurrency 1,8,32,64]
                                              [--backends sqlite,postgresql] [--events 40]
+                                             [--processes 2] [--port-base 9420]
 
 For each backend, starts a real `sightline serve` process (rate limits off) on a fresh
 store: SQLite in WAL mode with synchronous=FULL, or a throwaway PostgreSQL server
@@ -13,6 +14,10 @@ sent by ``concurrency`` keep-alive HTTP clients at once. Every envelope must be 
 Client and server share the machine's cores, so figures are a floor, not a ceiling; the
 server's CPU time per envelope (from /proc) is the figure that depends least on what else
 the machine is doing, and the load average is printed before and after.
+
+``--processes N`` starts N `sightline serve` processes on the same store (SQLite file or
+PostgreSQL database) and spreads the clients over them round-robin; server CPU is the sum.
+``--port-base P`` puts the collectors on P, P+1, ... and PostgreSQL on P+50.
 """
 
 from __future__ import annotations
@@ -45,8 +50,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_collector(db: str, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
+def start_collector(db: str, log: Path, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    port = port or free_port()
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "py_core.cli", "serve", "--db", db, "--port", str(port),
                                  "--token", TOKEN, "--no-rate-limit", "--log-level", "warning"],
@@ -90,23 +95,23 @@ def seal_all(n: int, events: int, tag: str) -> list[bytes]:
     return bodies
 
 
-async def blast(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[float], dict[int, int]]:
+async def blast(urls: list[str], bodies: list[bytes], concurrency: int) -> tuple[float, list[float], dict[int, int]]:
     """Send every body with ``concurrency`` workers; returns (seconds, latencies, status counts).
 
     Each worker keeps one HTTP/1.1 keep-alive connection and speaks the protocol directly
     on asyncio streams: a pooled client library (httpx) spent 4x more CPU per request
     than the collector at 64 connections, which measured the client, not the server.
     """
-    host, port = url.split("//", 1)[1].rsplit(":", 1)
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    head = (f"POST /v1/ingest HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: %d\r\n\r\n")
 
-    async def worker() -> None:
+    async def worker(k: int) -> None:
+        host, port = urls[k % len(urls)].split("//", 1)[1].rsplit(":", 1)
+        head = (f"POST /v1/ingest HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: %d\r\n\r\n")
         reader, writer = await asyncio.open_connection(host, int(port))
         try:
             while True:
@@ -129,7 +134,7 @@ async def blast(url: str, bodies: list[bytes], concurrency: int) -> tuple[float,
             writer.close()
 
     start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
     return time.perf_counter() - start, latencies, statuses
 
 
@@ -150,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default="1,8,32,64", help="comma list of concurrent clients")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--events", type=int, default=40, help="events per sealed batch")
+    parser.add_argument("--processes", type=int, default=1, help="collector processes on the one store")
+    parser.add_argument("--port-base", type=int, default=None, help="first port (collectors; PostgreSQL at +50)")
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.concurrency.split(",")]
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"sightline-bench-{secrets.token_hex(4)}"
@@ -159,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {args.envelopes} envelopes per level, {args.events} events per batch, "
           f"{len(sample):,}-byte bodies; client and server on loopback\n")
     print(f"# load average before: {os.getloadavg()[0]:.1f}\n")
+    print(f"# {args.processes} collector process(es) per store\n")
     print("| backend | concurrency | envelopes/s | p50 ms | p99 ms | server CPU ms/envelope | client CPU ms/envelope | sent | stored | lost | statuses |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     pg = None
@@ -174,29 +182,38 @@ def main(argv: list[str] | None = None) -> int:
                 if bindir is None:
                     print(f"| postgresql | skipped: {reason} |")
                     continue
-                pg = PostgresServer(bindir, durable=True).start()
+                pg = PostgresServer(bindir, durable=True)
+                if args.port_base:
+                    pg.port = args.port_base + 50
+                    pg.url = f"postgresql://sightline@127.0.0.1:{pg.port}/postgres"
+                pg.start()
                 db = pg.new_database()
             else:
                 parser.error(f"unknown backend {backend}")
-            proc, url = start_collector(db, work / f"{backend}.log")
+            started = [start_collector(db, work / f"{backend}{i}.log", args.port_base and args.port_base + i)
+                       for i in range(args.processes)]
+            procs, urls = [p for p, _ in started], [u for _, u in started]
+            url = urls[0]
             try:
                 before = 0
                 for level in levels:
                     bodies = seal_all(args.envelopes, args.events, f"{backend[:2]}{level}")
-                    cpu0, own0 = cpu_seconds(proc.pid), sum(os.times()[:2])
-                    elapsed, lat, statuses = asyncio.run(blast(url, bodies, level))
-                    cpu = (cpu_seconds(proc.pid) - cpu0) / len(bodies) * 1000
+                    cpu0, own0 = sum(cpu_seconds(p.pid) for p in procs), sum(os.times()[:2])
+                    elapsed, lat, statuses = asyncio.run(blast(urls, bodies, level))
+                    cpu = (sum(cpu_seconds(p.pid) for p in procs) - cpu0) / len(bodies) * 1000
                     own = (sum(os.times()[:2]) - own0) / len(bodies) * 1000
                     stored = stored_count(url) - before
                     before += stored
                     lost = len(bodies) - stored
                     failed |= lost != 0 or statuses.get(201, 0) != len(bodies)
                     codes = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
-                    print(f"| {backend} | {level} | {len(bodies) / elapsed:,.0f} | {percentile(lat, 0.5) * 1000:.1f} | "
+                    print(f"| {backend}{' x' + str(args.processes) if args.processes > 1 else ''} | {level} | {len(bodies) / elapsed:,.0f} | {percentile(lat, 0.5) * 1000:.1f} | "
                           f"{percentile(lat, 0.99) * 1000:.1f} | {cpu:.2f} | {own:.2f} | {len(bodies)} | {stored} | {lost} | {codes} |", flush=True)
             finally:
-                proc.terminate()
-                proc.wait(30)
+                for p in procs:
+                    p.terminate()
+                for p in procs:
+                    p.wait(30)
     finally:
         if pg is not None:
             pg.stop()
