@@ -16,12 +16,14 @@ kind           detected as
 ``ssn``        US SSN ``AAA-GG-SSSS`` (or spaced), SSA validity rules; 9 bare
                digits after an SSN label
 ``phone``      ``+``/``00`` international, trunk-``0``/``(area)`` national, national
-               groupings per country; bare digits only after a phone word
+               groupings per country; bare digits only after (or right before) a
+               phone word; 6-7 digit local numbers only right beside one
 ``passport``   a passport-like token after a passport label
 ``dob``        a date (ISO, numeric, written out) after a birth-date label
 ``name``       capitalised words after a name label or a greeting, or before an
                e-mail or phone number
-``address``    the rest of the field after an address label
+``address``    the rest of the field after an address label, or after a weak
+               context ("Billing:", "goes to") when it is shaped like an address
 ``ipv4``       dotted quad, every octet 0-255
 ``ipv6``       any form :mod:`ipaddress` accepts (``::``, embedded IPv4, zones)
 ``jwt``        three base64url segments, the first a JSON header (``eyJ``)
@@ -31,8 +33,11 @@ kind           detected as
 ``url_secret`` values of secret-named URL query/fragment parameters
 =============  ==============================================================
 
+In a recorded table each cell is read with the label cell beside it (:func:`_row_contexts`),
+and table markup inside text reads ``</td><td>`` as a label's ``:`` (ADR 0208).
+
 Public API: :func:`mask_text`, :func:`find_pii`, :func:`mask_url`, :func:`mask_css`,
-:func:`mask_event`, :func:`mask_events`. ADR 0202 and 0203. docs/privacy.md describes which event fields each one covers.
+:func:`mask_event`, :func:`mask_events`. ADR 0202, 0203, 0207, 0208. docs/privacy.md describes which event fields each one covers.
 Runs unchanged on CPython and in Pyodide (stdlib only).
 """
 
