@@ -135,20 +135,19 @@ def session_events(envelopes: list[dict], private_keys: dict[str, bytes], *, str
         raise CLIError(f"{len(failed)} of {len(envelopes)} envelopes could not be opened")
     if envelopes and not opened:
         raise CLIError("no envelope could be opened (wrong --key?)")
-    batches, seen_ids, seen_slots = [], set(), set()
-    # A batch sent in light form at pagehide and masked by Python on the next page is kept
-    # in its device form (docs/processing.md): device payloads first, the order otherwise kept.
-    light = lambda payload: isinstance(payload, dict) and payload.get("mode") == "light"  # noqa: E731
-    for env, payload in sorted(opened, key=lambda ep: light(ep[1])):
-        if env.id in seen_ids:
-            continue
-        if (env.pid, env.seq) in seen_slots:
-            if not light(payload):
-                _warn(f"skipped: envelope {env.id} repeats page {env.pid} batch {env.seq}")
+    # An envelope may carry several batches of a page (`parts`); a batch sent in light form
+    # at pagehide and masked by Python on the next page is kept in its device form
+    # (docs/processing.md). Both rules live in py_core.events.one_per_batch.
+    from py_core.events import one_per_batch
+
+    payloads, seen_ids = [], set()
+    for env, payload in opened:
+        if env.id in seen_ids or not isinstance(payload, dict):
             continue
         seen_ids.add(env.id)
-        seen_slots.add((env.pid, env.seq))
-        batches.append((env, payload))
+        # The clear header names the batch when the payload does not (other clients).
+        payloads.append({"pid": env.pid, "seq": env.seq, **payload})
+    batches = [(None, p) for p in one_per_batch(payloads)]
     return merge_events(batches)
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "open_envelope",
     "parse",
     "seal",
+    "to_binary",
     "sort_key",
     "validate",
 ]
@@ -147,12 +148,49 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
+#: The binary form's first bytes (docs/envelope.md, "Binary form"). JSON text cannot begin so.
+BINARY_MAGIC = b"SLB1"
+
+
+def to_binary(env: Envelope | Mapping) -> bytes:
+    """The envelope in its binary form: ``SLB1``, the clear header as JSON without ``ct``,
+    a newline, then ``enc || ciphertext`` as raw bytes (a quarter smaller than base64url).
+    :func:`parse` reads both forms into the same :class:`Envelope`."""
+    env = validate(env) if not isinstance(env, Envelope) else env
+    header = {k: v for k, v in env.to_dict().items() if k != "ct"}
+    return BINARY_MAGIC + json.dumps(header, separators=(",", ":")).encode() + b"\n" + b64u_decode(env.ct)
+
+
+def _parse_binary(raw: bytes) -> Envelope:
+    end = raw.find(b"\n", len(BINARY_MAGIC))
+    if end < 0:
+        raise EnvelopeError("bad_json", "binary envelope: no newline after its header")
+    try:
+        header = json.loads(raw[len(BINARY_MAGIC):end].decode("utf-8"), object_pairs_hook=_no_duplicates,
+                            parse_constant=_no_constant)
+    except RecursionError:
+        raise EnvelopeError("bad_json", "nested too deeply") from None
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, duplicate keys, NaN
+        raise EnvelopeError("bad_json", f"binary envelope header: {str(exc)[:200]}") from None
+    if not isinstance(header, dict):
+        raise EnvelopeError("not_object", f"an envelope header is a JSON object, got {_json_type(header)}")
+    if "ct" in header:
+        raise EnvelopeError("bad_field:ct", "the binary form carries ct after its header, not in it")
+    sealed = raw[end + 1:]
+    if len(sealed) > MAX_CT_CHARS * 3 // 4:
+        raise EnvelopeError("too_large", f"ct is {len(sealed)} bytes, limit {MAX_CT_CHARS * 3 // 4}")
+    return _validate_object({**header, "ct": b64u_encode(sealed)})
+
+
 def parse(raw: bytes | bytearray | memoryview | str) -> Envelope:
-    """Parse serialized envelope JSON (UTF-8 bytes or text) and validate it."""
+    """Parse a serialized envelope and validate it: JSON (UTF-8 bytes or text), or the
+    binary form (:func:`to_binary`), which the browser recorder sends."""
     if isinstance(raw, (bytes, bytearray, memoryview)):
         raw = bytes(raw)
         if len(raw) > MAX_ENVELOPE_BYTES:
             raise EnvelopeError("too_large", f"envelope is {len(raw)} bytes, limit {MAX_ENVELOPE_BYTES}")
+        if raw.startswith(BINARY_MAGIC):
+            return _parse_binary(raw)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -96,20 +96,55 @@ def expand_ids(node: dict) -> dict:
     return node
 
 
+def split_parts(payload: Any) -> list[dict]:
+    """A sealed payload as the batches it carries, one payload each.
+
+    An envelope may carry several consecutive batches of one page load (docs/events.md,
+    Sealed payloads): ``"parts": [[seq, n], ...]`` says that batch ``seq`` holds the next
+    ``n`` events. Each part comes back as a payload of its own (``seq`` and its slice of
+    ``events``), the session-wide fields (``insights``, ``scope``) on the last part and
+    ``dropped`` on the first. A payload without ``parts``, or whose ``parts`` do not add up
+    to its events (decrypted data is untrusted), is one batch, returned as it is.
+    """
+    if not isinstance(payload, dict):
+        return []
+    parts, events = payload.get("parts"), payload.get("events")
+    if not isinstance(parts, list) or not isinstance(events, list) or not parts:
+        return [payload]
+    good = all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in p)
+               and p[1] >= 0 for p in parts)
+    if not good or sum(p[1] for p in parts) != len(events) or len({p[0] for p in parts}) != len(parts):
+        return [payload]
+    base = {k: v for k, v in payload.items() if k not in ("parts", "events", "seq", "insights", "scope", "dropped")}
+    out, at = [], 0
+    for i, (seq, n) in enumerate(parts):
+        one = {**base, "seq": seq, "events": events[at:at + n]}
+        at += n
+        if i == 0 and "dropped" in payload:
+            one["dropped"] = payload["dropped"]
+        if i == len(parts) - 1:
+            for key in ("insights", "scope"):
+                if key in payload:
+                    one[key] = payload[key]
+        out.append(one)
+    return out
+
+
 def one_per_batch(payloads: Iterable[Any]) -> list[dict]:
     """A session's sealed payloads (docs/events.md, Sealed payloads), one per batch.
 
+    Payloads that carry several batches (``parts``) are split first (:func:`split_parts`).
     In device mode a batch the visitor's page left before Python ran goes out in light form
     (masked to its shape) at pagehide, and the next page of the visit seals it again, masked
     by Python (docs/processing.md): the two copies have different envelope ids. Where a
-    ``(pid, seq)`` arrived in both forms, the device form is kept; payloads that name no
+    ``(pid, seq)`` arrived in both forms, the device form is kept; where it arrived twice in
+    the same form (two envelopes of a page whose ranges overlap, e.g. a beacon sent as the
+    page went and the worker's own last envelope), the first is kept. Payloads that name no
     batch are all kept. The order given is kept.
     """
     best: dict[tuple, int] = {}
     kept: list[dict | None] = []
-    for p in payloads:
-        if not isinstance(p, dict):
-            continue
+    for p in (one for payload in payloads for one in split_parts(payload)):
         key = (p.get("pid"), p.get("seq")) if isinstance(p.get("pid"), str) and isinstance(p.get("seq"), int) else None
         if key is None:
             kept.append(p)
