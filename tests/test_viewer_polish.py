@@ -466,7 +466,8 @@ def test_replay_one_brings_the_player_into_view(shop_viewer: Page):
     expect(v.locator("section[data-view=sessions]")).to_be_visible()
     v.wait_for_timeout(300)
     top, height = v.evaluate("[document.querySelector('#player').getBoundingClientRect().top, innerHeight]")
-    assert 0 <= top < height / 2, (top, height)
+    # scrollIntoView lands on a fractional layout position: up to a pixel above 0 is still on screen.
+    assert -1 < top < height / 2, (top, height)
 
 
 def test_header_status_tabs_and_journeys_legend(shop_viewer: Page):
