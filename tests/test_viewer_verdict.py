@@ -93,9 +93,12 @@ def sessions(site_dir, tmp_path_factory, demo_key, browser):
     c.events = {"s_failpay" + secrets.token_hex(4): failing_pay(T0),
                 calm["sid"]: calm["events"],
                 "s_short" + secrets.token_hex(4): shop_page(T0 + 600_000)}
+    c.pay, c.calm, c.short = list(c.events)
+    for name in [f"{p}-{k:02d}" for p in ("calm", "skimming", "confused") for k in (1, 2)]:  # enough to retrain on
+        rec = json.loads(gzip.decompress((ROOT / "tests" / "events" / "corpus" / f"{name}.json.gz").read_bytes()))
+        c.events[rec["sid"]] = rec["events"]
     for sid, events in c.events.items():
         ingest(c.url, sid, events, pub)
-    c.pay, c.calm, c.short = list(c.events)
     c.visit = rage_on_pay(browser, c.url)
     yield c
     c.stop()
@@ -109,7 +112,7 @@ def viewer(browser, sessions, demo_key):
     page.goto(f"{sessions.url}/viewer/#key={demo_key['private']}&token={sessions.token}")
     page.bring_to_front()
     expect(page.locator("#progress")).to_be_hidden(timeout=120_000)
-    expect(page.locator("#sessions tbody tr[data-sid]")).to_have_count(4)
+    expect(page.locator("#sessions tbody tr[data-sid]")).to_have_count(len(sessions.events) + 1)
     yield page
     ctx.close()
 
@@ -186,3 +189,20 @@ def test_failures_are_not_called_errors(viewer: Page, sessions):
     expect(facts.filter(has_text="Failed requests")).to_have_text("Failed requests: 11")
     expect(viewer.locator("#summary")).to_have_text(r["summary"])
     assert "JS error" not in r["summary"] and "POST /api/pay failed (500) 11 times" in r["summary"]
+
+
+def test_after_an_in_page_retrain_the_panel_reads_the_retrained_model(viewer: Page, sessions):
+    """After 'Retrain on these sessions' the anomaly line is the retrained model's score and flag, its reasons still
+    without mouse features for the mouse-less session, and a too-short session is still never flagged."""
+    viewer.click("#tabs [data-view=errors]")
+    viewer.click("#retrain")
+    expect(viewer.locator("#model-state")).to_contain_text("retrained here on 10 sessions", timeout=180_000)
+    viewer.click("#tabs [data-view=sessions]")
+    got = why(viewer, sessions.pay)
+    assert got["anomaly"].startswith("Anomaly ") and got["label"].startswith("Verdict: frustrated")
+    row = viewer.locator(f'#sessions tr[data-sid="{sessions.pay}"]')
+    column = viewer.locator("#sessions thead th").all_inner_texts().index("Anomaly")
+    assert got["anomaly"].startswith(f"Anomaly {row.locator('td').nth(column).inner_text()}:")  # the list's new score
+    for name in MOUSE_FEATURES:
+        assert name.replace("_", " ") not in got["anomaly-reasons"], got
+    assert "too short to score" in why(viewer, sessions.short)["anomaly"]
